@@ -1,0 +1,69 @@
+"""helicone_wrap: make any OpenAI client observable through Helicone in one line.
+
+Usage::
+
+    from openai import OpenAI
+    from helicone_wrap import wrap, session
+
+    client = wrap(OpenAI())
+    with session("Course Plan", path="/abstract"):
+        completion = client.chat.completions.create(model="gpt-4o-mini", messages=[...])
+    completion.helicone_id
+"""
+
+from __future__ import annotations
+
+from ._context import (
+    ContextThreadPoolExecutor,
+    HeliconeContext,
+    SessionInfo,
+    current,
+    properties,
+    run_in_context,
+    session,
+    trace,
+    user,
+)
+from ._exceptions import (
+    HeliconeAPIError,
+    HeliconeAuthError,
+    HeliconeConfigError,
+    HeliconeConnectionError,
+    HeliconeError,
+    HeliconeRateLimitError,
+    HeliconeRequestNotFound,
+    HeliconeValidationError,
+)
+from ._headers import decode_value
+from ._results import enrich, feedback, request_id, score
+from ._version import __version__
+from ._wrap import is_wrapped, unwrap, wrap
+
+__all__ = [
+    "ContextThreadPoolExecutor",
+    "HeliconeAPIError",
+    "HeliconeAuthError",
+    "HeliconeConfigError",
+    "HeliconeConnectionError",
+    "HeliconeContext",
+    "HeliconeError",
+    "HeliconeRateLimitError",
+    "HeliconeRequestNotFound",
+    "HeliconeValidationError",
+    "SessionInfo",
+    "__version__",
+    "current",
+    "decode_value",
+    "enrich",
+    "feedback",
+    "is_wrapped",
+    "properties",
+    "request_id",
+    "run_in_context",
+    "score",
+    "session",
+    "trace",
+    "unwrap",
+    "user",
+    "wrap",
+]

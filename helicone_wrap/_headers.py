@@ -1,0 +1,156 @@
+"""Pure functions: validate and encode everything that goes into a Helicone-* header.
+
+Header values travel as ASCII. A value is sent verbatim when it is plain printable ASCII.
+Otherwise (non-ASCII characters, leading/trailing whitespace, or a value that itself starts
+with the tag below) it is sent in RFC 8187 ``ext-value`` form: ``utf-8''`` followed by the
+UTF-8 bytes, percent-encoded. Only ``%`` and bytes outside printable ASCII are escaped, so
+``Café`` becomes ``utf-8''Caf%C3%A9`` and a path keeps its slashes. Helicone stores the value
+as sent (it does no decoding); :func:`decode_value` turns it back.
+
+Control characters (CR, LF, NUL, TAB, DEL, ...) are never encoded: they are rejected with
+:class:`HeliconeValidationError`, because in a header they are either an injection or a bug.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from urllib.parse import quote, unquote
+
+from ._exceptions import HeliconeValidationError
+
+ENCODED_PREFIX = "utf-8''"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_PLAIN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
+_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+_UUID_V1_TO_V5 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", re.I)
+
+SESSION_ID = "Helicone-Session-Id"
+SESSION_PATH = "Helicone-Session-Path"
+SESSION_NAME = "Helicone-Session-Name"
+USER_ID = "Helicone-User-Id"
+REQUEST_ID = "Helicone-Request-Id"
+PROPERTY_PREFIX = "Helicone-Property-"
+AUTH = "Helicone-Auth"
+RESPONSE_ID = "helicone-id"
+
+
+def check_text(value: object, what: str) -> str:
+    """Return ``value`` if it is a ``str`` without control characters, else raise."""
+    if not isinstance(value, str):
+        raise HeliconeValidationError(f"{what} must be a str, got {type(value).__name__}: {value!r}.")
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise HeliconeValidationError(
+            f"{what} contains the control character {bad.group()!r} at index {bad.start()}: {value!r}. "
+            "Header values cannot carry CR, LF, TAB, NUL or other control characters; remove them."
+        )
+    return value
+
+
+def encode_value(value: object, what: str) -> str:
+    """Validate ``value`` and return its wire form (see the module docstring)."""
+    text = check_text(value, what)
+    if _PLAIN.fullmatch(text) and not text.startswith(ENCODED_PREFIX):
+        return text
+    if text == "":
+        return text
+    return ENCODED_PREFIX + quote(text, safe=_SAFE, encoding="utf-8")
+
+
+def decode_value(value: str) -> str:
+    """Inverse of :func:`encode_value`: ``decode_value("utf-8''Caf%C3%A9") == "Café"``."""
+    if value.startswith(ENCODED_PREFIX):
+        return unquote(value[len(ENCODED_PREFIX) :], encoding="utf-8", errors="strict")
+    return value
+
+
+def check_key(key: object, what: str = "property key") -> str:
+    """Return ``key`` if it is an RFC 7230 token (usable in a header name), else raise."""
+    if not isinstance(key, str) or not _TOKEN.fullmatch(key):
+        raise HeliconeValidationError(
+            f"{what} {key!r} is not a valid HTTP header token. Use letters, digits and "
+            "!#$%&'*+-.^_`|~ only (no spaces, colons or non-ASCII), e.g. 'conversation_id'."
+        )
+    return key
+
+
+def property_key(key: object) -> str:
+    """Canonical property key: validated and lowercased, as Helicone stores header properties.
+
+    Keys starting with ``Helicone-`` are Helicone's reserved keys and keep their case.
+    """
+    checked = check_key(key)
+    return checked if checked.startswith("Helicone-") else checked.lower()
+
+
+def property_value(value: object, key: str) -> str:
+    """Property values are ``str``; ``int``, ``float`` and ``bool`` are converted with ``str()``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return str(value)
+    raise HeliconeValidationError(
+        f"property {key!r} has a {type(value).__name__} value {value!r}; values must be str "
+        "(int, float and bool are converted with str()). Convert it yourself, e.g. json.dumps(value)."
+    )
+
+
+def normalize_properties(mapping: Mapping[str, object] | None, kwargs: Mapping[str, object]) -> dict[str, str]:
+    """Merge ``mapping`` and ``kwargs`` into ``{canonical key: str value}``, validating both."""
+    merged: dict[str, str] = {}
+    for source in (mapping or {}), kwargs:
+        for key, value in source.items():
+            canonical = property_key(key)
+            text = property_value(value, canonical)
+            check_text(text, f"property {canonical!r}")
+            merged[canonical] = text
+    return merged
+
+
+def normalize_path(path: object, what: str = "session path") -> str:
+    """``"a//b/"`` -> ``"/a/b"``: a leading ``/``, no empty segments, no trailing ``/``."""
+    text = check_text(path, what)
+    segments = [segment for segment in text.split("/") if segment]
+    return "/" + "/".join(segments)
+
+
+def join_path(base: str, path: str) -> str:
+    """Compose a session path: an absolute ``path`` replaces ``base``, a relative one appends."""
+    if path.startswith("/"):
+        return normalize_path(path)
+    return normalize_path(f"{base}/{path}")
+
+
+def new_request_id() -> str:
+    """A fresh uuid4 string; Helicone replaces anything that is not uuid v1-v5 (uuid7 included)."""
+    return str(uuid.uuid4())
+
+
+def is_valid_request_id(value: str) -> bool:
+    """True when Helicone would keep ``value`` as the request id (uuid v1-v5)."""
+    return _UUID_V1_TO_V5.fullmatch(value) is not None
+
+
+def context_headers(
+    session_id: str | None,
+    session_name: str | None,
+    session_path: str | None,
+    properties: Mapping[str, str],
+    user_id: str | None,
+) -> dict[str, str]:
+    """The Helicone-* headers for one context snapshot, encoded for the wire."""
+    headers: dict[str, str] = {}
+    if session_id is not None:
+        headers[SESSION_ID] = encode_value(session_id, "session id")
+        headers[SESSION_PATH] = encode_value(session_path or "/", "session path")
+        if session_name is not None:
+            headers[SESSION_NAME] = encode_value(session_name, "session name")
+    for key, value in properties.items():
+        headers[PROPERTY_PREFIX + key] = encode_value(value, f"property {key!r}")
+    if user_id is not None:
+        headers[USER_ID] = encode_value(user_id, "user id")
+    return headers

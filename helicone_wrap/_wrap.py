@@ -1,0 +1,342 @@
+"""``wrap``/``unwrap``: route one openai client instance through Helicone, reversibly.
+
+Three hooks that every call shape passes through, in openai 1.x, 2.x and 3.x alike, are wrapped
+on the *instance* with ``wrapt`` (never on the class, so other clients are untouched):
+
+- ``_prepare_options``: per attempt, adds the context headers and a fresh uuid4
+  ``Helicone-Request-Id`` (explicit ``extra_headers`` win);
+- ``_prepare_request``: adds ``Helicone-Auth`` to the built request, only for the gateway's
+  origin. Doing it here keeps the key out of openai's DEBUG log of request options;
+- ``_process_response``: reads the id (``helicone-id`` header, else the one we sent) and
+  installs a post-parser that attaches it to whatever gets parsed, now or later.
+
+``copy()``/``with_options()`` are wrapped too, so derived clients stay wrapped. ``base_url`` is
+the only other attribute changed, and ``unwrap`` puts it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import openai
+import wrapt
+
+from . import _guard, _headers
+from ._config import (
+    Target,
+    is_cloud_host,
+    register_target,
+    resolve_api_key,
+    resolve_api_url,
+    resolve_gateway,
+)
+from ._context import _CURRENT
+from ._exceptions import HeliconeConfigError
+from ._results import AttachId, id_from_response
+from ._routing import Route, plan_route
+
+ClientT = TypeVar("ClientT", openai.OpenAI, openai.AsyncOpenAI)
+
+STATE_ATTR = "_helicone_wrap_state"
+_HOOKS = ("_prepare_options", "_prepare_request", "_process_response", "copy", "with_options")
+
+
+@dataclass(frozen=True)
+class _State:
+    """Everything one wrapped client needs per call; built once by ``wrap()``."""
+
+    route: Route
+    original_base_url: Any
+    target: Target
+    static_headers: dict[str, str]
+    auth: str | None = field(repr=False)
+    gateway_netloc: Any
+    gateway: str | None
+    options: dict[str, Any] = field(repr=False)
+
+    def __repr__(self) -> str:  # the key never shows
+        return f"<helicone_wrap state base_url={self.route.base_url!r} api_url={self.target.api_url!r}>"
+
+
+def _static_headers(
+    route: Route,
+    client: Any,
+    properties: Mapping[str, object] | None,
+    user_id: str | None,
+    headers: Mapping[str, str] | None,
+) -> dict[str, str]:
+    static = dict(route.headers)
+    for key, value in _headers.normalize_properties(properties, {}).items():
+        static[_headers.PROPERTY_PREFIX + key] = _headers.encode_value(value, f"property {key!r}")
+    if user_id is not None:
+        static[_headers.USER_ID] = _headers.encode_value(user_id, "user id")
+    for name, value in (headers or {}).items():
+        _headers.check_key(name, "header name")
+        if not name.lower().startswith("helicone-") or name.lower() == "helicone-auth":
+            raise HeliconeConfigError(
+                f"headers= takes Helicone-* feature headers such as 'Helicone-Cache-Enabled', got {name!r}; "
+                "pass the key as api_key= and other headers to the openai client itself."
+            )
+        static[name] = _headers.encode_value(value, f"header {name!r}")
+    # If the user's own default headers already carry a Helicone header, reuse their spelling so
+    # ours replaces it instead of going out as a second header with another case.
+    spelled = {name.lower(): name for name in getattr(client, "_custom_headers", {}) or {}}
+    return {spelled.get(name.lower(), name): value for name, value in static.items()}
+
+
+def _build_state(client: Any, *, route_from: str, options: dict[str, Any], original_base_url: Any) -> _State:
+    api_key = resolve_api_key(options.get("api_key"))
+    gateway = resolve_gateway(options.get("base_url"))
+    azure = isinstance(client, (openai.AzureOpenAI, openai.AsyncAzureOpenAI))
+    route = plan_route(route_from, azure=azure, gateway=gateway)
+    if api_key is None and is_cloud_host(route.base_url):
+        raise HeliconeConfigError(
+            "No Helicone API key for the Helicone cloud gateway "
+            f"({route.origin}). Pass wrap(client, api_key='sk-helicone-...') or set HELICONE_API_KEY. "
+            "To run offline instead, start `helicone-wrap gateway` and pass "
+            "base_url='http://127.0.0.1:8787' (or set HELICONE_BASE_URL)."
+        )
+    target = register_target(Target(resolve_api_url(options.get("api_url"), api_key, gateway), api_key))
+    from ._http import http
+
+    return _State(
+        route=route,
+        original_base_url=original_base_url,
+        target=target,
+        static_headers=_static_headers(
+            route, client, options.get("properties"), options.get("user_id"), options.get("headers")
+        ),
+        auth=f"Bearer {api_key}" if api_key else None,
+        gateway_netloc=http.URL(route.base_url).netloc,
+        gateway=gateway,
+        options=options,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-call helpers shared by the sync and async hooks (pure apart from reading the context).
+
+
+def _with_headers(options: Any, state: _State) -> None:
+    ctx_headers = _CURRENT.get().headers
+    given = options.headers
+    if not given:  # NotGiven, None or empty
+        options.headers = {
+            **state.static_headers,
+            **ctx_headers,
+            _headers.REQUEST_ID: _headers.new_request_id(),
+        }
+        return
+    explicit = {name.lower() for name in given}
+    merged = {
+        name: value
+        for name, value in (*state.static_headers.items(), *ctx_headers.items())
+        if name.lower() not in explicit
+    }
+    if "helicone-request-id" not in explicit:
+        merged[_headers.REQUEST_ID] = _headers.new_request_id()
+    merged.update(given)
+    options.headers = merged
+
+
+def _with_auth(request: Any, state: _State) -> None:
+    if state.auth is not None and request.url.netloc == state.gateway_netloc:
+        if _headers.AUTH not in request.headers:
+            request.headers[_headers.AUTH] = state.auth
+
+
+def _with_post_parser(kwargs: dict[str, Any], state: _State) -> None:
+    response = kwargs["response"]
+    options = kwargs["options"]
+    request_id = id_from_response(response)
+    if request_id is None:
+        return
+    sent = response.request.headers.get(_headers.REQUEST_ID)
+    if sent and sent != request_id:
+        _guard.logger.debug("Helicone replaced request id %s with %s", sent, request_id)
+    options.post_parser = AttachId(options.post_parser, request_id, state.target)
+
+
+def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
+    # with_raw_response / with_streaming_response return the response object itself.
+    if hasattr(result, "http_response"):
+        post_parser = kwargs["options"].post_parser
+        if isinstance(post_parser, AttachId):
+            from ._results import attach
+
+            attach(result, post_parser.request_id, post_parser.target)
+
+
+# ---------------------------------------------------------------------------------------------
+# The hooks: sync and async twins side by side.
+
+
+def _sync_hooks(state: _State) -> dict[str, Any]:
+    def prepare_options(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        options = wrapped(*args, **kwargs)
+        try:
+            _with_headers(options, state)
+        except Exception as exc:
+            _guard.internal_error("prepare-options", exc)
+        return options
+
+    def prepare_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        result = wrapped(*args, **kwargs)
+        try:
+            _with_auth(args[0] if args else kwargs["request"], state)
+        except Exception as exc:
+            _guard.internal_error("prepare-request", exc)
+        return result
+
+    def process_response(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            _with_post_parser(kwargs, state)
+        except Exception as exc:
+            _guard.internal_error("process-response", exc)
+        result = wrapped(*args, **kwargs)
+        try:
+            _attach_raw(result, kwargs)
+        except Exception as exc:
+            _guard.internal_error("process-response", exc)
+        return result
+
+    return {
+        "_prepare_options": prepare_options,
+        "_prepare_request": prepare_request,
+        "_process_response": process_response,
+    }
+
+
+def _async_hooks(state: _State) -> dict[str, Any]:
+    async def prepare_options(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        options = await wrapped(*args, **kwargs)
+        try:
+            _with_headers(options, state)
+        except Exception as exc:
+            _guard.internal_error("prepare-options", exc)
+        return options
+
+    async def prepare_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        result = await wrapped(*args, **kwargs)
+        try:
+            _with_auth(args[0] if args else kwargs["request"], state)
+        except Exception as exc:
+            _guard.internal_error("prepare-request", exc)
+        return result
+
+    async def process_response(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            _with_post_parser(kwargs, state)
+        except Exception as exc:
+            _guard.internal_error("process-response", exc)
+        result = await wrapped(*args, **kwargs)
+        try:
+            _attach_raw(result, kwargs)
+        except Exception as exc:
+            _guard.internal_error("process-response", exc)
+        return result
+
+    return {
+        "_prepare_options": prepare_options,
+        "_prepare_request": prepare_request,
+        "_process_response": process_response,
+    }
+
+
+def _copy_hook(state: _State) -> Any:
+    def copy(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        new = wrapped(*args, **kwargs)  # the user's errors propagate unchanged
+        try:
+            base_url = kwargs.get("base_url")
+            if base_url is not None and not isinstance(base_url, openai.NotGiven) and str(base_url):
+                # An explicit new upstream: route it afresh.
+                original = new.base_url
+                _install(new, _build_state(new, route_from=str(base_url), options=state.options,
+                                           original_base_url=original))
+            else:
+                _install(new, replace(state, static_headers=_static_headers(
+                    state.route, new, state.options.get("properties"), state.options.get("user_id"),
+                    state.options.get("headers"))))
+        except Exception as exc:
+            _guard.internal_error("copy", exc)
+        return new
+
+    return copy
+
+
+def _install(client: Any, state: _State) -> None:
+    hooks = _async_hooks(state) if isinstance(client, openai.AsyncOpenAI) else _sync_hooks(state)
+    client.base_url = state.route.base_url
+    for name, hook in hooks.items():
+        wrapt.wrap_function_wrapper(client, name, hook)
+    copy_hook = _copy_hook(state)
+    wrapt.wrap_function_wrapper(client, "copy", copy_hook)
+    wrapt.wrap_function_wrapper(client, "with_options", copy_hook)
+    client.__dict__[STATE_ATTR] = state
+
+
+def wrap(
+    client: ClientT,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    api_url: str | None = None,
+    properties: Mapping[str, object] | None = None,
+    user_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> ClientT:
+    """Route ``client`` through a Helicone gateway; returns the same object, same type.
+
+    - ``api_key``: the Helicone key (default ``HELICONE_API_KEY``), sent only to the gateway.
+    - ``base_url``: gateway root for self-hosted Helicone or ``helicone-wrap gateway``
+      (default ``HELICONE_BASE_URL``, else Helicone cloud chosen from the client).
+    - ``api_url``: REST API root for enrich/feedback/score (see ``HELICONE_API_URL``).
+    - ``properties``/``user_id``: sent on every call of this client; context blocks win.
+    - ``headers``: other Helicone feature headers, e.g. ``{"Helicone-Cache-Enabled": "true"}``.
+
+    Wrapping twice is one wrap; ``copy()``/``with_options()`` clients stay wrapped; other
+    clients are untouched. Raises :class:`HeliconeConfigError` when no key is set for a
+    Helicone cloud gateway, and :class:`HeliconeValidationError` for bad properties.
+
+    Usage: ``client = wrap(OpenAI())``
+    """
+    if not isinstance(client, (openai.OpenAI, openai.AsyncOpenAI)):
+        raise HeliconeConfigError(
+            f"wrap() takes an openai.OpenAI, AsyncOpenAI, AzureOpenAI or AsyncAzureOpenAI client, "
+            f"got {type(client).__module__}.{type(client).__qualname__}."
+        )
+    if STATE_ATTR in client.__dict__:
+        return client
+    options = {
+        "api_key": api_key,
+        "base_url": base_url,
+        "api_url": api_url,
+        "properties": dict(properties) if properties else None,
+        "user_id": user_id,
+        "headers": dict(headers) if headers else None,
+    }
+    original = client.base_url
+    _install(client, _build_state(client, route_from=str(original), options=options, original_base_url=original))
+    return client
+
+
+def unwrap(client: ClientT) -> ClientT:
+    """Undo :func:`wrap` on this client: its hooks and its original ``base_url`` are restored.
+
+    Clients made from it by ``copy()`` stay wrapped until unwrapped themselves.
+    Usage: ``unwrap(client)``
+    """
+    state = client.__dict__.pop(STATE_ATTR, None)
+    if state is None:
+        return client
+    for name in _HOOKS:
+        client.__dict__.pop(name, None)
+    client.base_url = state.original_base_url
+    return client
+
+
+def is_wrapped(client: object) -> bool:
+    """True when ``client`` is currently wrapped. Usage: ``assert is_wrapped(client)``"""
+    return STATE_ATTR in getattr(client, "__dict__", {})
