@@ -230,7 +230,7 @@ def _async_gen_wrapper(
     return run
 
 
-class session(_Block[SessionInfo]):  # noqa: N801 - used like a function, as contextlib's blocks are
+class session(_Block[SessionInfo]):
     """Start a session, or continue the current one at another path.
 
     - ``session("Course Plan")`` starts a session: a new uuid4 id (or ``id=``), the name, path ``/``.
@@ -317,7 +317,7 @@ def trace(name: str | F | None = None) -> _TraceBlock | F:
     return _TraceBlock(name)
 
 
-class properties(_Block[Mapping[str, str]]):  # noqa: N801
+class properties(_Block[Mapping[str, str]]):
     """Add ``Helicone-Property-<key>`` headers to every call inside.
 
     Keys are lowercased (Helicone stores header property keys lowercased); values are ``str``,
@@ -341,7 +341,7 @@ class properties(_Block[Mapping[str, str]]):  # noqa: N801
         return ctx.properties
 
 
-class user(_Block[str]):  # noqa: N801
+class user(_Block[str]):
     """Send ``Helicone-User-Id`` on every call inside.
 
     Usage: ``with user("user-123"): client.chat.completions.create(...)``
@@ -390,4 +390,4 @@ class ContextThreadPoolExecutor(ThreadPoolExecutor):
 
     def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
         ctx = contextvars.copy_context()
-        return super().submit(ctx.run, fn, *args, **kwargs)
+        return super().submit(functools.partial(ctx.run, fn, *args, **kwargs))

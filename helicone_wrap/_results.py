@@ -86,6 +86,9 @@ class AttachId:
     """
 
     __slots__ = ("inner", "request_id", "target")
+    inner: Any
+    request_id: str
+    target: Target | None
 
     def __init__(self, inner: Any, request_id: str, target: Target | None) -> None:
         self.inner = inner.inner if isinstance(inner, AttachId) else inner
@@ -93,7 +96,7 @@ class AttachId:
         self.target = target
 
     def __call__(self, parsed: Any) -> Any:
-        inner = self.inner
+        inner: Any = self.inner
         if callable(inner):
             parsed = inner(parsed)
         try:

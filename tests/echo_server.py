@@ -125,7 +125,10 @@ class EchoServer:
                     server.seen.append(Seen(self.command, self.path, headers, body, hid))
                 server.route(self, body, hid)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # 200 concurrent tasks connect at once
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
@@ -151,7 +154,7 @@ class EchoServer:
     def route(self, h: BaseHTTPRequestHandler, body: dict[str, Any], hid: str) -> None:
         path = h.path.split("?", 1)[0]
         path = re.sub(r"^/openai/deployments/[^/]+", "/v1", path)
-        path = re.sub(r"^/openai", "/v1", path)
+        path = re.sub(r"^/openai(/v1)?", "/v1", path)
         model = str(body.get("model") or "gpt-4o-mini")
         if model.startswith("error-"):
             status = int(model.split("-", 1)[1])

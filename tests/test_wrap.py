@@ -44,7 +44,8 @@ async def _chat_stream(d: Driver, c: Any) -> tuple[Any, Any]:
 
 
 async def _chat_stream_helper(d: Driver, c: Any) -> tuple[Any, Any]:
-    manager = c.chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES)
+    completions = c.chat.completions if hasattr(c.chat.completions, "stream") else c.beta.chat.completions
+    manager = completions.stream(model="gpt-4o-mini", messages=MESSAGES)
     if d.is_async:
         async with manager as s:
             final = await s.get_final_completion()

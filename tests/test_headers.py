@@ -1,0 +1,70 @@
+"""Pure header helpers: encoding, validation and path rules, table-driven."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+
+from helicone_wrap import HeliconeValidationError
+from helicone_wrap._headers import (
+    decode_value,
+    encode_value,
+    is_valid_request_id,
+    join_path,
+    new_request_id,
+    normalize_path,
+    property_key,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "wire"),
+    [
+        ("prod", "prod"),
+        ("a b", "a b"),
+        ("", ""),
+        ("Café", "utf-8''Caf%C3%A9"),
+        ("100%", "100%"),
+        ("/résumé/x", "utf-8''/r%C3%A9sum%C3%A9/x"),
+        (" padded ", "utf-8'' padded "),
+        ("utf-8''literal", "utf-8''utf-8''literal"),
+    ],
+)
+def test_encode_table(value: str, wire: str) -> None:
+    """Plain ASCII goes verbatim; anything else uses the utf-8'' form, which decodes back."""
+    assert encode_value(value, "v") == wire
+    assert decode_value(wire) == value
+
+
+@given(st.text().filter(lambda s: not any(ord(c) < 32 or ord(c) == 127 for c in s)))
+def test_encoding_round_trips_and_is_ascii(value: str) -> None:
+    """Every control-free string encodes to ASCII and decodes back to itself."""
+    wire = encode_value(value, "v")
+    assert wire.isascii()
+    assert decode_value(wire) == value
+
+
+@pytest.mark.parametrize(("path", "normal"), [("", "/"), ("/", "/"), ("a", "/a"), ("//a///b/", "/a/b")])
+def test_paths_are_normalised(path: str, normal: str) -> None:
+    """Session paths get a leading slash and lose empty segments."""
+    assert normalize_path(path) == normal
+
+
+def test_join_path() -> None:
+    """Relative paths append; absolute paths replace."""
+    assert join_path("/a", "b/c") == "/a/b/c"
+    assert join_path("/a", "/z") == "/z"
+
+
+def test_property_keys_lowercase_except_reserved() -> None:
+    """Keys are lowercased like Helicone's worker does, except Helicone's reserved keys."""
+    assert property_key("Environment") == "environment"
+    assert property_key("Helicone-Session-Id") == "Helicone-Session-Id"
+    with pytest.raises(HeliconeValidationError):
+        property_key("has space")
+
+
+def test_request_ids_are_uuid4_and_v7_would_be_rejected() -> None:
+    """Our ids pass Helicone's v1-v5 regex; a uuid7-looking id would not."""
+    assert is_valid_request_id(new_request_id())
+    assert not is_valid_request_id("01890a5d-ac96-774b-bcce-b302099a8057")
