@@ -13,8 +13,8 @@ Control characters (CR, LF, NUL, TAB, DEL, ...) are never encoded: they are reje
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Mapping
 from urllib.parse import quote, unquote
 
@@ -127,7 +127,12 @@ def join_path(base: str, path: str) -> str:
 
 def new_request_id() -> str:
     """A fresh uuid4 string; Helicone replaces anything that is not uuid v1-v5 (uuid7 included)."""
-    return str(uuid.uuid4())
+    # Same bits as str(uuid.uuid4()) (version 4, RFC 4122 variant), at half the cost.
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 def is_valid_request_id(value: str) -> bool:

@@ -37,7 +37,7 @@ from ._exceptions import HeliconeConfigError
 from ._results import AttachId, id_from_response
 from ._routing import Route, plan_route
 
-ClientT = TypeVar("ClientT", openai.OpenAI, openai.AsyncOpenAI)
+ClientT = TypeVar("ClientT", bound="openai.OpenAI | openai.AsyncOpenAI")
 
 STATE_ATTR = "_helicone_wrap_state"
 _HOOKS = ("_prepare_options", "_prepare_request", "_process_response", "copy", "with_options")
@@ -121,9 +121,10 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
 
 def _with_headers(options: Any, state: _State) -> None:
     ctx_headers = _CURRENT.get().headers
-    given = options.headers
+    fields = options.__dict__  # plain dict writes: pydantic's __setattr__ costs more than our whole hook
+    given = fields.get("headers")
     if not given:  # NotGiven, None or empty
-        options.headers = {
+        fields["headers"] = {
             **state.static_headers,
             **ctx_headers,
             _headers.REQUEST_ID: _headers.new_request_id(),
@@ -138,7 +139,7 @@ def _with_headers(options: Any, state: _State) -> None:
     if "helicone-request-id" not in explicit:
         merged[_headers.REQUEST_ID] = _headers.new_request_id()
     merged.update(given)
-    options.headers = merged
+    fields["headers"] = merged
 
 
 def _with_auth(request: Any, state: _State) -> None:
@@ -156,13 +157,15 @@ def _with_post_parser(kwargs: dict[str, Any], state: _State) -> None:
     sent = response.request.headers.get(_headers.REQUEST_ID)
     if sent and sent != request_id:
         _guard.logger.debug("Helicone replaced request id %s with %s", sent, request_id)
-    options.post_parser = AttachId(options.post_parser, request_id, state.target)
+    fields = options.__dict__
+    fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target)
 
 
 def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
-    # with_raw_response / with_streaming_response return the response object itself.
-    if hasattr(result, "http_response"):
-        post_parser = kwargs["options"].post_parser
+    # with_raw_response / with_streaming_response return the response object itself. (Probe the
+    # instance dict: hasattr() on a pydantic model takes its slow __getattr__ miss path.)
+    if "http_response" in getattr(result, "__dict__", ()):
+        post_parser = kwargs["options"].__dict__.get("post_parser")
         if isinstance(post_parser, AttachId):
             from ._results import attach
 
