@@ -1,0 +1,101 @@
+"""``helicone-wrap demo``: the Course Plan story from Helicone's sessions docs, fully offline.
+
+It starts the local gateway in-process on a free port with a temporary database, runs a
+session with steps ``/abstract``, ``/outline`` and ``/outline/chapter-1..3`` (some streamed,
+some async), enriches, rates and scores results, flushes, then reads the session back through
+the REST API and prints it as a tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from typing import Any
+
+from openai import AsyncOpenAI, OpenAI
+from rich.console import Console
+
+from . import _delivery
+from ._api import HeliconeAPI
+from ._context import properties, session, trace, user
+from ._render import session_tree, sessions_table
+from ._results import feedback, request_id
+from ._wrap import wrap
+
+TOPIC = "a book about space"
+
+
+def _ask(prompt: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": prompt}]
+
+
+async def _chapters(client: AsyncOpenAI, console: Console) -> list[Any]:
+    async def chapter(n: int) -> Any:
+        if n == 2:  # one chapter streams, to show time to first token
+            stream = await client.chat.completions.create(
+                model="gpt-4o-mini", messages=_ask(f"Write chapter {n} of {TOPIC}"), stream=True,
+                stream_options={"include_usage": True},
+            )
+            async for _chunk in stream:
+                pass
+            return stream
+        return await client.chat.completions.create(model="gpt-4o-mini", messages=_ask(f"Write chapter {n} of {TOPIC}"))
+
+    # Each chapter is its own step: @trace("chapter-N") under the current /outline path.
+    steps = [trace(f"chapter-{n}")(chapter) for n in (1, 2, 3)]
+    results = await asyncio.gather(*(step(n) for step, n in zip(steps, (1, 2, 3))))
+    console.print(f"  [green]✓[/] /outline/chapter-1..3 written concurrently (async client, chapter 2 streamed)")
+    return list(results)
+
+
+def run_demo(console: Console | None = None) -> int:
+    """Run the offline story; returns the process exit code. Usage: ``helicone-wrap demo``"""
+    from .gateway import GatewayServer
+
+    console = console or Console()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="helicone-wrap-demo-") as tmp, GatewayServer(
+        port=0, db=os.path.join(tmp, "demo.sqlite3")
+    ) as gateway:
+        _delivery.configure(outbox=os.path.join(tmp, "outbox.sqlite3"))
+        console.print(f"[bold]Local Helicone gateway[/] on {gateway.url} (offline model, SQLite in {tmp})")
+        client = wrap(OpenAI(api_key="sk-offline-demo", base_url=gateway.url + "/v1"), base_url=gateway.url)
+        aclient = wrap(AsyncOpenAI(api_key="sk-offline-demo", base_url=gateway.url + "/v1"), base_url=gateway.url)
+
+        with session("Course Plan", path="/abstract") as course, properties(course="space-101"), user("demo-user"):
+            abstract = client.chat.completions.create(model="gpt-4o-mini", messages=_ask(f"Write an abstract for {TOPIC}"))
+            console.print(f"  [green]✓[/] /abstract  helicone_id={abstract.helicone_id}")
+            with session(path="outline"):
+                outline = client.chat.completions.create(
+                    model="gpt-4o-mini", messages=_ask(f"Outline {TOPIC}"), stream=True,
+                    stream_options={"include_usage": True},
+                )
+                text = "".join(c.choices[0].delta.content or "" for c in outline if c.choices)
+                console.print(f"  [green]✓[/] /outline   streamed {len(text)} characters, helicone_id={outline.helicone_id}")
+                chapters = asyncio.run(_close_after(aclient, _chapters(aclient, console)))
+
+        # After the fact: enrich one result, rate another, score a third; all in the background.
+        abstract.enrich(outcome="approved", reviewer="editor")
+        feedback(outline, True)
+        chapters[0].score(quality=8, on_topic=True)
+        delivered = _delivery.flush(timeout=10)
+        console.print(f"  [green]✓[/] enrich, feedback and score delivered: {delivered}")
+
+        with HeliconeAPI(base_url=gateway.url) as api:
+            rows = api.sessions.query(name="Course Plan")
+            console.print(sessions_table(rows))
+            console.print(session_tree(api.sessions.tree(course.id)))
+        client.close()
+        assert request_id(abstract) == abstract.helicone_id
+    console.print(f"[bold green]Done[/] in {time.perf_counter() - started:.1f} s, offline. "
+                  "Point HELICONE_BASE_URL at Helicone cloud or self-hosted Helicone to run the same code for real.")
+    return 0 if delivered else 1
+
+
+async def _close_after(client: AsyncOpenAI, work: Any) -> Any:
+    try:
+        return await work
+    finally:
+        await client.close()
