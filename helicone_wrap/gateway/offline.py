@@ -275,7 +275,9 @@ def minimal_instance(schema: object, root: object = None, depth: int = 0) -> obj
     if isinstance(all_of, list) and all_of:
         merged: dict[str, Any] = {}
         for part in all_of:
-            resolved = _resolve_ref(root, part["$ref"]) if isinstance(part, Mapping) and "$ref" in part else part
+            resolved = (
+                _resolve_ref(root, part["$ref"]) if isinstance(part, Mapping) and "$ref" in part else part
+            )
             if isinstance(resolved, Mapping):
                 merged.update(resolved)
         return minimal_instance(merged, root, depth + 1)
@@ -673,7 +675,7 @@ def _response_message(request_id: str, text: str, status: str) -> JSON:
 def _response_usage(usage: Usage) -> JSON:
     return {
         "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": usage.completion_tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": usage.total_tokens,
@@ -785,5 +787,9 @@ def sse_events(events: list[tuple[str, JSON]]) -> Iterator[bytes]:
     """
     for name, data in events:
         yield (
-            b"event: " + name.encode() + b"\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+            b"event: "
+            + name.encode()
+            + b"\ndata: "
+            + json.dumps(data, separators=(",", ":")).encode()
+            + b"\n\n"
         )

@@ -71,7 +71,10 @@ class FilterError(ValueError):
 
 
 class Kind(enum.Enum):
-    """The value type of a filterable column."""
+    """The value type of a filterable column; it decides how filter values are coerced.
+
+    Usage: ``REQUEST_COLUMNS["latency"].kind is Kind.NUMBER``
+    """
 
     TEXT = "text"
     NUMBER = "number"
@@ -81,7 +84,10 @@ class Kind(enum.Enum):
 
 @dataclass(frozen=True)
 class Column:
-    """A whitelisted column: its SQL expression and value kind."""
+    """A whitelisted column: its SQL expression and value kind.
+
+    Usage: ``Column("r.latency_ms", Kind.NUMBER)``
+    """
 
     sql: str
     kind: Kind
@@ -235,7 +241,7 @@ def _coerce(kind: Kind, value: object, path: str) -> object:
             raise FilterError(path, f"expected an ISO-8601 timestamp, got {_describe(value)}")
         return ms
     if isinstance(value, bool) or value in (0, 1):
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     raise FilterError(path, f"expected a boolean, got {_describe(value)}")
 
 
@@ -303,7 +309,9 @@ class _Compiler:
         if node == "all":
             return "1"
         if not isinstance(node, Mapping):
-            raise FilterError(path, f'expected "all", a leaf object or a branch object, got {_describe(node)}')
+            raise FilterError(
+                path, f'expected "all", a leaf object or a branch object, got {_describe(node)}'
+            )
         if "left" in node:
             return self.branch(node, path, depth)
         if not node:
@@ -314,7 +322,9 @@ class _Compiler:
     def branch(self, node: Mapping[str, Any], path: str, depth: int) -> str:
         operator = node.get("operator")
         if operator not in ("and", "or"):
-            raise FilterError(f"{path}.operator", f'branch operator must be "and" or "or", got {_describe(operator)}')
+            raise FilterError(
+                f"{path}.operator", f'branch operator must be "and" or "or", got {_describe(operator)}'
+            )
         if "right" not in node:
             raise FilterError(path, 'a branch needs "left", "operator" and "right"')
         left = self.node(node["left"], f"{path}.left", depth + 1)
@@ -483,6 +493,9 @@ _SORT_COLUMNS: dict[str, str] = {
 }
 
 
+_PROPERTY_SORT_KEY = re.compile(r"^[a-zA-Z0-9_]+$")
+
+
 def _direction(value: object, path: str) -> str:
     if value not in ("asc", "desc"):
         raise FilterError(path, f'sort direction must be "asc" or "desc", got {_describe(value)}')
@@ -490,11 +503,12 @@ def _direction(value: object, path: str) -> str:
 
 
 def compile_sort(sort: object, path: str = "sort") -> Compiled:
-    """An ``ORDER BY`` list for a Helicone sort object; the first key present wins.
+    """An ``ORDER BY`` for a Helicone sort object, as ``buildRequestSortClickhouse`` does.
 
-    ``{"created_at": "desc"}`` is the default; ``{"properties": {key: dir}}`` sorts by a
-    property value and ``{"random": true}`` shuffles. Unknown keys are ignored, like
-    Helicone does; a bad direction raises :class:`FilterError`.
+    ``{"random": true}`` wins, then the first top-level key present (in Helicone's order of
+    precedence, not the object's), then ``{"properties": {key: dir}}`` (key must be
+    ``[A-Za-z0-9_]+``); keys with a falsy value are skipped and the default is
+    ``created_at`` descending. A bad direction or key raises :class:`FilterError`.
 
     Usage: ``compile_sort({"latency": "asc"}).sql == "r.latency_ms ASC"``
     """
@@ -502,14 +516,19 @@ def compile_sort(sort: object, path: str = "sort") -> Compiled:
         return Compiled("r.created_at DESC", ())
     if not isinstance(sort, Mapping):
         raise FilterError(path, f"expected an object, got {_describe(sort)}")
-    for key, column in _SORT_COLUMNS.items():
-        if key in sort:
-            return Compiled(f"{column} {_direction(sort[key], f'{path}.{key}')}", ())
-    if "random" in sort and sort["random"]:
+    if sort.get("random"):
         return Compiled("random()", ())
+    for key, column in _SORT_COLUMNS.items():
+        if sort.get(key):
+            return Compiled(f"{column} {_direction(sort[key], f'{path}.{key}')}", ())
     properties = sort.get("properties")
     if isinstance(properties, Mapping) and properties:
         key, direction = next(iter(properties.items()))
+        key = str(key)
         order = _direction(direction, f"{path}.properties.{key}")
-        return Compiled(f"{_PROPERTY_VALUE} {order}", (str(key),))
+        if not _PROPERTY_SORT_KEY.match(key):
+            raise FilterError(
+                f"{path}.properties", f"invalid property key {_describe(key)} (letters, digits, _)"
+            )
+        return Compiled(f"{_PROPERTY_VALUE} {order}", (key,))
     return Compiled("r.created_at DESC", ())

@@ -1,0 +1,423 @@
+"""Build Helicone filters in Python: ``F.latency >= 100``, ``F.property("environment") == "prod"``.
+
+A comparison makes one **leaf** holding exactly one condition, because Helicone reads only the
+first key of every object (HELICONE.md §5.2); ``&`` and ``|`` join two filters into a binary
+branch ``{"left", "operator", "right"}``. So a range is two leaves::
+
+    from helicone_wrap import F
+
+    slow_prod = (F.latency >= 1000) & (F.property("environment") == "prod")
+    slow_prod.to_node()
+    # {"left": {"request_response_rmt": {"latency": {"gte": 1000}}},
+    #  "operator": "and",
+    #  "right": {"request_response_rmt": {"properties": {"environment": {"equals": "prod"}}}}}
+
+Rules worth knowing:
+
+- Property keys are lowercased (Helicone lowercases header-set keys) unless they start with
+  ``Helicone-``, exactly as :func:`helicone_wrap.enrich` does.
+- A non-ASCII text value that helicone_wrap would send in a header in encoded form
+  (``utf-8''Caf%C3%A9``) is matched in both forms: ``== "Café"`` becomes ``raw | encoded``.
+- ``== None`` / ``!= None`` become Helicone's ``"null"`` (``IS NULL`` / ``IS NOT NULL``).
+- ``F.score("grounded") == True`` looks at the key ``grounded-hcone-bool``, where Helicone keeps
+  boolean scores; ``F.feedback == True`` looks at the ``helicone-score-feedback`` score (1 or 0).
+- Timestamps take a ``datetime`` (naive ones are local time) or an ISO-8601 string.
+- ``F.cost`` is in USD; Helicone multiplies it by 1e9 into a 32-bit parameter, so costs of
+  $2.15 and more overflow on Helicone's side.
+- Python's ``and``/``or``/``not`` and chained comparisons (``1 < F.latency < 5``) cannot be
+  overloaded; they raise :class:`HeliconeValidationError` instead of silently dropping a condition.
+
+:func:`compile_filter` accepts a filter, a raw FilterNode dict (passed through unchanged),
+``"all"`` or ``None`` (``"all"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from . import _headers
+from ._exceptions import HeliconeValidationError
+
+__all__ = ["F", "Column", "Filter", "FilterLike", "FilterNode", "all_of", "any_of", "compile_filter"]
+
+#: What the REST API takes: ``"all"`` or a nested dict (see HELICONE.md §5.1).
+FilterNode = str | Mapping[str, Any]
+
+REQUESTS_TABLE = "request_response_rmt"
+SESSIONS_TABLE = "sessions_request_response_rmt"
+FEEDBACK_SCORE = "helicone-score-feedback"
+BOOL_SCORE_SUFFIX = "-hcone-bool"
+
+TEXT_OPS = ("equals", "not-equals", "like", "ilike", "contains", "not-contains")
+NUMBER_OPS = ("equals", "not-equals", "gte", "gt", "lte", "lt")
+TIME_OPS = ("gte", "gt", "lte", "lt")
+BOOL_OPS = ("equals",)
+
+_KIND_OPS = {"text": TEXT_OPS, "number": NUMBER_OPS, "time": TIME_OPS, "bool": BOOL_OPS, "feedback": ("equals", "not-equals")}
+
+# Columns of request_response_rmt (packages/filters/filterDefs.ts), by kind.
+REQUEST_COLUMNS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "country_code", "provider", "model", "user_id", "organization_id", "node_id", "job_id",
+            "request_id", "target_url", "request_body", "response_body", "cache_reference_id",
+            "assets", "prompt_id", "prompt_version", "request_referrer", "scores_column",
+        ),
+        "text",
+    ),
+    **dict.fromkeys(
+        (
+            "latency", "cost", "time_to_first_token", "status", "prompt_tokens", "completion_tokens",
+            "prompt_cache_read_tokens", "prompt_cache_write_tokens", "total_tokens",
+        ),
+        "number",
+    ),
+    "request_created_at": "time",
+    "response_created_at": "time",
+    **dict.fromkeys(("threat", "cache_enabled", "cached", "is_passthrough_billing"), "bool"),
+}  # fmt: skip
+
+# Columns of sessions_request_response_rmt, evaluated per session (HAVING).
+SESSION_COLUMNS: dict[str, str] = {
+    "session_session_id": "text",
+    "session_session_name": "text",
+    "session_tag": "text",
+    "session_total_cost": "number",
+    "session_total_tokens": "number",
+    "session_prompt_tokens": "number",
+    "session_completion_tokens": "number",
+    "session_total_requests": "number",
+    "session_created_at": "time",
+    "session_latest_request_created_at": "time",
+}
+
+# Text columns whose values helicone_wrap sends in headers (and so may be stored encoded).
+_HEADER_COLUMNS = frozenset({"user_id"})
+
+
+class Filter:
+    """A filter: one leaf condition, a binary branch, or a raw FilterNode.
+
+    Combine with ``&`` / ``|``; compile with :meth:`to_node`.
+    Usage: ``api.requests.query(filter=(F.status == 200) & (F.model.contains("gpt")))``
+    """
+
+    __slots__ = ()
+
+    def to_node(self) -> FilterNode:
+        """The FilterNode dict (or ``"all"``) this filter compiles to."""
+        raise NotImplementedError  # pragma: no cover - every subclass implements it
+
+    def __and__(self, other: FilterLike) -> Filter:
+        return Branch(self, "and", _coerce(other))
+
+    def __rand__(self, other: FilterLike) -> Filter:
+        return Branch(_coerce(other), "and", self)
+
+    def __or__(self, other: FilterLike) -> Filter:
+        return Branch(self, "or", _coerce(other))
+
+    def __ror__(self, other: FilterLike) -> Filter:
+        return Branch(_coerce(other), "or", self)
+
+    def __bool__(self) -> bool:
+        raise HeliconeValidationError(
+            "a filter has no truth value: combine filters with & and | (not 'and'/'or'/'not'), and write "
+            "ranges as two comparisons, e.g. (F.latency >= 100) & (F.latency < 500), not 100 <= F.latency < 500."
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Filter) and self.to_node() == other.to_node()
+
+    def __hash__(self) -> int:
+        return hash(repr(self.to_node()))
+
+    def __repr__(self) -> str:
+        return f"<Filter {self.to_node()!r}>"
+
+
+class Leaf(Filter):
+    """One condition on one column: ``{table: {column: {op: value}}}`` (or a map key inside)."""
+
+    __slots__ = ("column", "key", "op", "table", "value")
+
+    def __init__(self, table: str, column: str, op: str, value: object, key: str | None = None) -> None:
+        self.table = table
+        self.column = column
+        self.op = op
+        self.value = value
+        self.key = key
+
+    def to_node(self) -> dict[str, Any]:
+        condition: dict[str, Any] = {self.op: self.value}
+        inner = condition if self.key is None else {self.key: condition}
+        return {self.table: {self.column: inner}}
+
+
+class Branch(Filter):
+    """``left AND right`` or ``left OR right``: Helicone's binary branch node."""
+
+    __slots__ = ("left", "operator", "right")
+
+    def __init__(self, left: Filter, operator: str, right: Filter) -> None:
+        self.left = left
+        self.operator = operator
+        self.right = right
+
+    def to_node(self) -> dict[str, Any]:
+        return {"left": self.left.to_node(), "operator": self.operator, "right": self.right.to_node()}
+
+
+class Raw(Filter):
+    """A FilterNode written by hand (a dict or ``"all"``), used as is."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: FilterNode) -> None:
+        self.node = node
+
+    def to_node(self) -> FilterNode:
+        return self.node
+
+
+FilterLike = Filter | Mapping[str, Any] | str | None
+
+
+def _coerce(value: object) -> Filter:
+    if isinstance(value, Filter):
+        return value
+    if value is None or value == "all":
+        return Raw("all")
+    if isinstance(value, Mapping):
+        return Raw(value)
+    raise HeliconeValidationError(
+        f"cannot combine a filter with {type(value).__name__} {value!r}; use another filter "
+        "(F.status == 200), a FilterNode dict, or 'all'."
+    )
+
+
+def compile_filter(value: FilterLike) -> FilterNode:
+    """The FilterNode for ``value``: filters compile, dicts pass through unchanged, ``None`` is ``"all"``.
+
+    Usage: ``compile_filter(F.status == 200)`` -> ``{"request_response_rmt": {"status": {"equals": 200}}}``
+    """
+    if value is None:
+        return "all"
+    if isinstance(value, Filter):
+        return value.to_node()
+    if isinstance(value, Mapping):
+        return value
+    if value == "all":
+        return "all"
+    raise HeliconeValidationError(
+        f"filter must be built with F (e.g. F.status == 200), be a FilterNode dict or 'all', got {value!r}."
+    )
+
+
+def all_of(*filters: FilterLike) -> Filter:
+    """All of ``filters`` (right-nested ``and`` branches, as Helicone's ``filterListToTree``); none is ``"all"``.
+
+    Usage: ``all_of(F.status == 200, F.model == "gpt-4o-mini", F.latency < 500)``
+    """
+    return _nest([_coerce(f) for f in filters], "and")
+
+
+def any_of(*filters: FilterLike) -> Filter:
+    """Any of ``filters`` (right-nested ``or`` branches); none is ``"all"``.
+
+    Usage: ``any_of(F.model == "gpt-4o", F.model == "gpt-4o-mini")``
+    """
+    return _nest([_coerce(f) for f in filters], "or")
+
+
+def _nest(parts: list[Filter], operator: str) -> Filter:
+    if not parts:
+        return Raw("all")
+    node = parts[-1]
+    for part in reversed(parts[:-1]):
+        node = Branch(part, operator, node)
+    return node
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.astimezone()  # naive means local time, as everywhere in Python
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Column:
+    """One filterable column; compare it to make a :class:`Filter`.
+
+    Usage: ``F.latency >= 100``, ``F.model.contains("gpt")``, ``F.user_id != "bot"``
+    """
+
+    __slots__ = ("encoded", "key", "kind", "name", "table")
+
+    def __init__(self, table: str, name: str, kind: str, key: str | None = None, *, encoded: bool = False) -> None:
+        self.table = table
+        self.name = name
+        self.kind = kind
+        self.key = key
+        self.encoded = encoded
+
+    def __repr__(self) -> str:
+        key = f"[{self.key!r}]" if self.key is not None else ""
+        return f"<Column {self.table}.{self.name}{key} ({self.kind})>"
+
+    def _label(self) -> str:
+        return f"{self.name}[{self.key!r}]" if self.key is not None else self.name
+
+    def _leaf(self, op: str, value: object) -> Filter:
+        if op not in _KIND_OPS[self.kind]:
+            allowed = ", ".join(_KIND_OPS[self.kind])
+            raise HeliconeValidationError(
+                f"{self._label()} is a {self.kind} column; it supports {allowed}, not {op!r}."
+            )
+        key = self.key
+        if value is None and op in ("equals", "not-equals"):
+            return Leaf(self.table, self.name, op, "null", key)
+        if self.kind == "number":
+            if isinstance(value, bool) and self.name == "scores" and key is not None:
+                return Leaf(self.table, self.name, op, int(value), key + BOOL_SCORE_SUFFIX)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise HeliconeValidationError(f"{self._label()} compares with a number, got {value!r}.")
+            return Leaf(self.table, self.name, op, value, key)
+        if self.kind == "time":
+            if isinstance(value, datetime):
+                return Leaf(self.table, self.name, op, _iso(value), key)
+            if isinstance(value, str):
+                return Leaf(self.table, self.name, op, value, key)
+            raise HeliconeValidationError(
+                f"{self._label()} compares with a datetime or an ISO-8601 string, got {value!r}."
+            )
+        if self.kind in ("bool", "feedback"):
+            if not isinstance(value, bool):
+                raise HeliconeValidationError(f"{self._label()} compares with True or False, got {value!r}.")
+            return Leaf(self.table, self.name, op, int(value) if self.kind == "feedback" else value, key)
+        if not isinstance(value, str):
+            raise HeliconeValidationError(
+                f"{self._label()} compares with a str, got {type(value).__name__} {value!r}; convert it with str()."
+            )
+        leaf = Leaf(self.table, self.name, op, value, key)
+        encoded = _encoded_form(value) if self.encoded and op in ("equals", "not-equals") else None
+        if encoded is None:
+            return leaf
+        other = Leaf(self.table, self.name, op, encoded, key)
+        return Branch(leaf, "or" if op == "equals" else "and", other)
+
+    def __eq__(self, value: object) -> Filter:  # type: ignore[override]
+        return self._leaf("equals", value)
+
+    def __ne__(self, value: object) -> Filter:  # type: ignore[override]
+        return self._leaf("not-equals", value)
+
+    def __ge__(self, value: object) -> Filter:
+        return self._leaf("gte", value)
+
+    def __gt__(self, value: object) -> Filter:
+        return self._leaf("gt", value)
+
+    def __le__(self, value: object) -> Filter:
+        return self._leaf("lte", value)
+
+    def __lt__(self, value: object) -> Filter:
+        return self._leaf("lt", value)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def like(self, pattern: str) -> Filter:
+        """SQL ``LIKE`` (case-sensitive); you supply the ``%`` wildcards: ``F.model.like("gpt-4%")``."""
+        return self._leaf("like", pattern)
+
+    def ilike(self, pattern: str) -> Filter:
+        """SQL ``ILIKE`` (case-insensitive); you supply the ``%`` wildcards."""
+        return self._leaf("ilike", pattern)
+
+    def contains(self, text: str) -> Filter:
+        """Case-insensitive substring match: ``F.model.contains("mini")``."""
+        return self._leaf("contains", text)
+
+    def not_contains(self, text: str) -> Filter:
+        """Case-insensitive substring absence: ``F.model.not_contains("preview")``."""
+        return self._leaf("not-contains", text)
+
+
+def _encoded_form(value: str) -> str | None:
+    try:
+        wire = _headers.encode_value(value, "filter value")
+    except HeliconeValidationError:
+        return None  # control characters are never sent in headers, so only the raw form exists
+    return wire if wire != value else None
+
+
+def _property_key(key: str) -> str:
+    return _headers.property_key(key)
+
+
+class _Sessions:
+    """Per-session columns (``sessions_request_response_rmt``); for the session endpoints only."""
+
+    def __getattr__(self, name: str) -> Column:
+        column = name if name.startswith("session_") else f"session_{name}"
+        if column == "session_id":
+            column = "session_session_id"
+        elif column == "session_name":
+            column = "session_session_name"
+        kind = SESSION_COLUMNS.get(column)
+        if kind is None:
+            known = ", ".join(sorted(c.removeprefix("session_") for c in SESSION_COLUMNS))
+            raise AttributeError(f"F.session has no column {name!r}; known: {known}")
+        return Column(SESSIONS_TABLE, column, kind)
+
+    def __repr__(self) -> str:
+        return "F.session"
+
+
+class _FilterBuilder:
+    """The ``F`` object: request columns as attributes, plus properties, scores and feedback.
+
+    Usage: ``(F.latency >= 100) & (F.property("environment") == "prod")``
+    """
+
+    session = _Sessions()
+    #: Alias of ``request_created_at``.
+    created_at = Column(REQUESTS_TABLE, "request_created_at", "time")
+    feedback = Column(REQUESTS_TABLE, "scores", "feedback", FEEDBACK_SCORE)
+    session_id = Column(REQUESTS_TABLE, "properties", "text", "Helicone-Session-Id", encoded=True)
+    session_name = Column(REQUESTS_TABLE, "properties", "text", "Helicone-Session-Name", encoded=True)
+    session_path = Column(REQUESTS_TABLE, "properties", "text", "Helicone-Session-Path", encoded=True)
+
+    def __getattr__(self, name: str) -> Column:
+        kind = REQUEST_COLUMNS.get(name)
+        if kind is None:
+            raise AttributeError(
+                f"F has no column {name!r}; use F.column(name) for one of: {', '.join(sorted(REQUEST_COLUMNS))}"
+            )
+        return Column(REQUESTS_TABLE, name, kind, encoded=name in _HEADER_COLUMNS)
+
+    def column(self, name: str) -> Column:
+        """Any ``request_response_rmt`` column by name: ``F.column("node_id") == "n1"``."""
+        return self.__getattr__(name)
+
+    def property(self, key: str) -> Column:
+        """A custom property: ``F.property("environment") == "prod"`` (key lowercased unless ``Helicone-``)."""
+        return Column(REQUESTS_TABLE, "properties", "text", _property_key(key), encoded=True)
+
+    def score(self, name: str) -> Column:
+        """A score: ``F.score("accuracy") >= 80``; ``F.score("grounded") == True`` for boolean scores."""
+        if not isinstance(name, str) or not name:
+            raise HeliconeValidationError(f"a score name must be a non-empty str, got {name!r}.")
+        return Column(REQUESTS_TABLE, "scores", "number", name)
+
+    def property_key(self, key: str) -> Filter:
+        """Requests that have the property ``key`` at all: ``F.property_key("environment")``."""
+        return Leaf(REQUESTS_TABLE, "property_key", "equals", _property_key(key))
+
+    def __repr__(self) -> str:
+        return "F"
+
+
+#: The filter builder. Usage: ``(F.latency >= 100) & (F.property("environment") == "prod")``
+F = _FilterBuilder()

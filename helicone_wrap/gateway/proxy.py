@@ -1,0 +1,476 @@
+"""The OpenAI-compatible proxy: forward to ``--upstream`` or answer with the offline model.
+
+One :class:`ProxyEndpoint` per route kind. For each call it reads the body, parses the
+Helicone headers (:mod:`.headers`), answers, and hands a :class:`~.store.LogRow` to the
+write-behind store just before the response's last byte, so the call is never slowed
+down by SQLite and a client that reads the whole answer can enrich it at once.
+
+Upstream answers are relayed unchanged (status, headers, bytes); SSE streams are relayed
+chunk by chunk as they arrive. JSON answers are read whole before they are relayed (they
+are not streams, and it lets the log row land first). Every answer carries
+``helicone-id``, set in the response head before any body byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from .._http import http
+from . import offline
+from .asgi import BodyTooLarge, Receive, Scope, Send, json_bytes, read_body, send_bytes
+from .headers import HeliconeRequestHeaders, parse_helicone_headers, upstream_headers
+from .state import AUTH_TRACE, GatewayState
+from .store import LogRow, now_ms
+
+__all__ = ["KINDS", "ProxyEndpoint", "UpstreamPool", "target_url"]
+
+#: Route kinds the proxy knows; ``passthrough`` is any other path (upstream only).
+KINDS = ("chat", "completions", "embeddings", "responses", "models", "model", "passthrough")
+
+#: Response headers not relayed from upstream: connection-level ones, ones uvicorn sets, and an
+#: upstream helicone-id (the caller gets ours).
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"date",
+        b"server",
+        b"helicone-id",
+    }
+)
+_SSE = b"text/event-stream"
+_JSON_TYPES = (b"application/json",)
+
+
+def target_url(upstream: str, path: str, query: bytes) -> str:
+    """The upstream URL for a request path: ``upstream`` + path (+ query).
+
+    When ``upstream`` already ends with ``/v1`` and the path starts with ``/v1/``, the
+    duplicate ``/v1`` is dropped, so both ``https://api.openai.com`` and
+    ``https://api.openai.com/v1`` work.
+
+    Usage: ``target_url("https://api.openai.com/v1", "/v1/models", b"") == "https://api.openai.com/v1/models"``
+    """
+    base = upstream.rstrip("/")
+    if base.endswith("/v1") and (path == "/v1" or path.startswith("/v1/")):
+        path = path[3:]
+    url = base + path
+    if query:
+        url += "?" + query.decode("latin-1")
+    return url
+
+
+class UpstreamPool:
+    """Keep-alive connections to the upstream, sharded to keep each pool small.
+
+    It uses the HTTP library's transport directly: a proxy must not keep cookies or
+    follow redirects for its callers, and skipping the client layer saves CPU on every
+    call. httpcore scans (and probes the socket of) every idle connection of a pool on
+    each request, so 16 pools of 2 connections cost far less than one pool of 32; calls
+    go to the shard with the fewest in-flight calls.
+
+    Usage: ``pool = UpstreamPool(); response, close = await pool.send(request); await close()``
+    """
+
+    #: Per-phase timeouts in seconds (``read`` bounds the gap between two streamed chunks).
+    TIMEOUTS: dict[str, float] = {"connect": 10.0, "read": 600.0, "write": 600.0, "pool": 600.0}
+
+    def __init__(self, shards: int = 16, connections_per_shard: int = 32) -> None:
+        limits = http.Limits(
+            max_connections=connections_per_shard, max_keepalive_connections=connections_per_shard
+        )
+        self._transports: list[Any] = [http.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+        self._in_flight = [0] * shards
+        self._urls: dict[str, Any] = {}
+
+    def build_request(
+        self, method: str, url: str, headers: list[tuple[bytes, bytes]], content: bytes | None
+    ) -> Any:
+        """An upstream request carrying exactly the given headers (no client defaults)."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = http.URL(url)
+            if len(self._urls) < 1024:  # the same few paths repeat; skip re-parsing them
+                self._urls[url] = parsed
+        request = http.Request(method, parsed, headers=headers, content=content)
+        request.extensions["timeout"] = self.TIMEOUTS
+        return request
+
+    async def send(self, request: Any) -> tuple[Any, Callable[[], Awaitable[None]]]:
+        """Send ``request``; the streaming response and a coroutine function that closes it."""
+        in_flight = self._in_flight
+        shard = in_flight.index(min(in_flight))
+        in_flight[shard] += 1
+        try:
+            response = await self._transports[shard].handle_async_request(request)
+        except BaseException:
+            in_flight[shard] -= 1
+            raise
+
+        async def close() -> None:
+            try:
+                await response.aclose()
+            finally:
+                in_flight[shard] -= 1
+
+        return response, close
+
+    async def aclose(self) -> None:
+        """Close every connection."""
+        for transport in self._transports:
+            await transport.aclose()
+
+
+class _Call:
+    """Everything known about one proxied call, filled in as it goes."""
+
+    __slots__ = ("body", "info", "json", "kind", "log", "method", "path", "started")
+
+    def __init__(self, kind: str, scope: Scope, started: float) -> None:
+        self.kind = kind
+        self.path: str = scope["path"]
+        self.method: str = scope["method"]
+        self.started = started
+        self.body = b""
+        self.json: dict[str, Any] | None = None
+        self.info: HeliconeRequestHeaders | None = None
+        self.log: LogRow | None = None
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+
+class ProxyEndpoint:
+    """An ASGI endpoint for one kind of OpenAI route (see :data:`KINDS`).
+
+    Usage: ``Route("/v1/chat/completions", ProxyEndpoint(state, "chat"), methods=["POST"])``
+    """
+
+    def __init__(self, state: GatewayState, kind: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown proxy route kind {kind!r}")
+        self.state = state
+        self.kind = kind
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one call."""
+        state = self.state
+        call = _Call(self.kind, scope, time.perf_counter())
+        created_at = now_ms()
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        try:
+            call.body = await read_body(scope, receive)
+            too_large = False
+        except BodyTooLarge:
+            too_large = True
+        if call.body[:1] == b"{":
+            try:
+                decoded = json.loads(call.body)
+            except (ValueError, RecursionError):
+                decoded = None
+            call.json = decoded if isinstance(decoded, dict) else None
+        info = parse_helicone_headers(
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers],
+            body_user=call.json.get("user") if call.json else None,
+        )
+        call.info = info
+        id_header = [(b"helicone-id", info.request_id.encode())]
+        if too_large:
+            await _send_openai_error(send, 413, "Request body exceeds the 10 MB limit.", id_header)
+            return
+        problem = state.auth_error(info.auth, "Helicone-Auth")
+        if problem is not None:
+            await send_bytes(
+                send, 401, json_bytes({"error": problem, "trace": AUTH_TRACE}), headers=id_header
+            )
+            return
+        request_model = call.json.get("model") if call.json else None
+        deployment = scope.get("path_params", {}).get("deployment")
+        call.log = LogRow(
+            request_id=info.request_id,
+            created_at=created_at,
+            path=call.path,
+            method=call.method,
+            request_model=request_model if isinstance(request_model, str) else deployment,
+            provider="AZURE" if call.path.startswith("/openai/") else "OPENAI",
+            user_id=info.user_id,
+            properties=info.properties,
+            request_body=None if info.omit_request or not call.body else call.body.decode("utf-8", "replace"),
+        )
+        if state.upstream is not None:
+            await self._forward(call, scope, send, id_header)
+        else:
+            await self._answer_offline(call, scope, send, id_header)
+
+    # ----------------------------------------------------------------- upstream
+    async def _forward(
+        self, call: _Call, scope: Scope, send: Send, id_header: list[tuple[bytes, bytes]]
+    ) -> None:
+        state = self.state
+        assert state.upstream is not None and call.log is not None
+        url = target_url(state.upstream, call.path, scope.get("query_string", b""))
+        call.log.target_url = url
+        request = state.client.build_request(
+            call.method, url, headers=upstream_headers(scope["headers"]), content=call.body or None
+        )
+        try:
+            response, close = await state.client.send(request)
+        except http.HTTPError as exc:
+            message = f"Upstream {urlsplit(url).netloc} could not be reached: {type(exc).__name__}: {exc}"
+            self._finish_log(call, 502, json_bytes(_openai_error_body(502, message)), None)
+            await _send_openai_error(send, 502, message, id_header)
+            return
+        try:
+            headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _HOP_BY_HOP]
+            headers.extend(id_header)
+            content_type = response.headers.get("content-type", "").encode("latin-1").lower()
+            status = response.status_code
+            if content_type.startswith(_SSE) or not content_type.startswith(_JSON_TYPES):
+                await self._relay_stream(call, response, status, headers, send, content_type.startswith(_SSE))
+            else:
+                try:  # raw bytes: relayed exactly as sent, even if upstream compressed them
+                    body = b"".join([chunk async for chunk in response.aiter_raw()])
+                except http.HTTPError as exc:
+                    message = (
+                        f"Upstream {urlsplit(url).netloc} failed mid-response: {type(exc).__name__}: {exc}"
+                    )
+                    self._finish_log(call, 502, json_bytes(_openai_error_body(502, message)), None)
+                    await _send_openai_error(send, 502, message, id_header)
+                    return
+                self._finish_log(call, status, body, None)
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+        finally:
+            await close()
+
+    async def _relay_stream(
+        self,
+        call: _Call,
+        response: Any,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        send: Send,
+        is_sse: bool,
+    ) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        collected: list[bytes] = []
+        ttft: int | None = None
+        try:
+            async for chunk in response.aiter_raw():
+                if not chunk:
+                    continue
+                if ttft is None:
+                    ttft = call.elapsed_ms()
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                collected.append(chunk)
+        except http.HTTPError:
+            status = 502 if status < 400 else status
+        finally:
+            self._finish_log(call, status, b"".join(collected), ttft if is_sse else None)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    # ------------------------------------------------------------------ offline
+    async def _answer_offline(
+        self, call: _Call, scope: Scope, send: Send, id_header: list[tuple[bytes, bytes]]
+    ) -> None:
+        kind = call.kind
+        body = call.json
+        rid = id_header[0][1].decode()
+        if call.log is not None:
+            call.log.target_url = "offline:" + call.path
+        try:
+            if kind == "models":
+                await self._send_json(call, send, 200, offline.model_list(), None, id_header)
+                return
+            if kind == "model":
+                model_id = scope.get("path_params", {}).get("model", "")
+                await self._send_json(call, send, 200, offline.model_object(model_id), None, id_header)
+                return
+            if kind == "passthrough":
+                raise offline.OfflineError(
+                    404,
+                    f"Unknown path {call.path}: the offline model serves chat/completions, "
+                    "completions, embeddings, responses and models.",
+                    code="unknown_url",
+                )
+            if body is None:
+                raise offline.OfflineError(
+                    400, "We could not parse the JSON body of your request: expected a JSON object."
+                )
+            if call.log is not None and call.log.request_model is not None and "model" not in body:
+                body = {**body, "model": call.log.request_model}  # Azure: the deployment names the model
+            stream = body.get("stream") is True
+            if kind == "embeddings":
+                obj, usage = offline.embeddings(body)
+                await self._send_json(call, send, 200, obj, usage, id_header)
+            elif kind == "chat" and stream:
+                chunks, usage = offline.chat_completion_chunks(body, rid)
+                await self._send_sse(
+                    call, send, offline.sse_lines(chunks), usage, str(body["model"]), id_header
+                )
+            elif kind == "chat":
+                obj, usage = offline.chat_completion(body, rid)
+                await self._send_json(call, send, 200, obj, usage, id_header)
+            elif kind == "completions" and stream:
+                chunks, usage = offline.completion_chunks(body, rid)
+                await self._send_sse(
+                    call, send, offline.sse_lines(chunks), usage, str(body["model"]), id_header
+                )
+            elif kind == "completions":
+                obj, usage = offline.completion(body, rid)
+                await self._send_json(call, send, 200, obj, usage, id_header)
+            elif stream:
+                events, usage = offline.response_events(body, rid)
+                await self._send_sse(
+                    call, send, offline.sse_events(events), usage, str(body["model"]), id_header
+                )
+            else:
+                obj, usage = offline.response(body, rid)
+                await self._send_json(call, send, 200, obj, usage, id_header)
+        except offline.OfflineError as error:
+            extra = [(k.encode(), v.encode()) for k, v in error.headers.items()]
+            await self._send_json(call, send, error.status, error.body, None, id_header + extra)
+
+    async def _send_json(
+        self,
+        call: _Call,
+        send: Send,
+        status: int,
+        obj: Mapping[str, Any],
+        usage: offline.Usage | None,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        payload = json_bytes(obj)
+        self._finish_log(call, status, payload, None, usage=usage, model=obj.get("model"))
+        await send_bytes(send, status, payload, headers=headers)
+
+    async def _send_sse(
+        self,
+        call: _Call,
+        send: Send,
+        events: Iterable[bytes],
+        usage: offline.Usage,
+        model: str,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        head = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            *headers,
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": head})
+        delay = self.state.offline_chunk_delay
+        sent: list[bytes] = []
+        ttft: int | None = None
+        try:
+            for event in events:
+                if sent and delay > 0:
+                    await asyncio.sleep(delay)
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+                if ttft is None:
+                    ttft = call.elapsed_ms()
+                sent.append(event)
+        finally:
+            self._finish_log(call, 200, b"".join(sent), ttft, usage=usage, model=model)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    # ------------------------------------------------------------------ logging
+    def _finish_log(
+        self,
+        call: _Call,
+        status: int,
+        body: bytes | None,
+        ttft: int | None,
+        *,
+        usage: offline.Usage | None = None,
+        model: object = None,
+    ) -> None:
+        """Complete the call's log row and queue it (at most once)."""
+        row = call.log
+        if row is None:
+            return
+        call.log = None
+        row.status = status
+        row.latency_ms = call.elapsed_ms()
+        row.ttft_ms = ttft
+        row.response_created_at = now_ms()
+        if usage is None and body is not None:
+            found_model, usage = _usage_from_body(body)
+            model = model or found_model
+        row.model = model if isinstance(model, str) else row.request_model
+        if usage is not None:
+            row.prompt_tokens = usage.prompt_tokens
+            row.completion_tokens = usage.completion_tokens
+            row.total_tokens = usage.total_tokens
+            row.cost = offline.cost_usd(row.model, usage.prompt_tokens, usage.completion_tokens)
+        assert call.info is not None
+        if body is not None and not call.info.omit_response:
+            row.response_body = body.decode("utf-8", "replace")
+        self.state.store.log(row)
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def _openai_error_body(status: int, message: str) -> dict[str, Any]:
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+async def _send_openai_error(
+    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send_bytes(send, status, json_bytes(_openai_error_body(status, message)), headers=headers)
+
+
+def _usage_of(obj: Mapping[str, Any]) -> offline.Usage | None:
+    usage = obj.get("usage")
+    if not isinstance(usage, Mapping):
+        return None
+    prompt = usage.get("prompt_tokens", usage.get("input_tokens", 0))
+    completion = usage.get("completion_tokens", usage.get("output_tokens", 0))
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    return offline.Usage(prompt, completion)
+
+
+def _usage_from_body(body: bytes) -> tuple[str | None, offline.Usage | None]:
+    """(model, usage) from a JSON answer or from the last usage-bearing SSE event."""
+    text = body.strip()
+    if text[:1] == b"{":
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            return None, None
+        if not isinstance(obj, dict):
+            return None, None
+        model = obj.get("model")
+        return (model if isinstance(model, str) else None), _usage_of(obj)
+    for event in reversed(body.split(b"\n\n")):
+        if b'"usage"' not in event:
+            continue
+        for line in event.split(b"\n"):
+            if not line.startswith(b"data:"):
+                continue
+            try:
+                obj = json.loads(line[5:])
+            except (ValueError, RecursionError):
+                continue
+            if not isinstance(obj, dict):
+                continue
+            if isinstance(obj.get("response"), dict):  # Responses API: response.completed
+                obj = obj["response"]
+            usage = _usage_of(obj)
+            if usage is not None:
+                model = obj.get("model")
+                return (model if isinstance(model, str) else None), usage
+    return None, None
