@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-MESSAGES = [{"role": "user", "content": "Say hello"}]
+MESSAGES: Any = [{"role": "user", "content": "Say hello"}]  # typed Any: openai wants its TypedDicts
 MODEL = "gpt-4o-mini"
 
 

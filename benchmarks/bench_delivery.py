@@ -26,6 +26,7 @@ import argparse
 import os
 import tempfile
 import time
+from typing import Any
 
 from _common import MESSAGES, MODEL, emit, env_flag, gateway_available, start_gateway, start_server, summary
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     with start_server() as upstream, start_gateway(upstream.url + "/v1") as gateway:
         client = wrap(openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-bench", max_retries=0),
                       base_url=gateway.url, api_url=gateway.url, api_key="sk-helicone-bench")
-        results = [client.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(100)]
+        results: list[Any] = [client.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(100)]
         # Warm-up: start the worker, open its connections.
         for r in results:
             r.enrich(warm="up")

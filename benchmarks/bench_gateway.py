@@ -175,7 +175,7 @@ def nagle_probe(url: str, n: int = 30) -> dict[str, float]:
     parts = urlsplit(url)
     out: dict[str, float] = {}
     for quick in (False, True):
-        sock = socket.create_connection((parts.hostname, parts.port))
+        sock = socket.create_connection((parts.hostname, parts.port or 80))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         request = f"GET /healthz HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
         times: list[float] = []

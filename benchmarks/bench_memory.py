@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
             for s in range(first, first + count):
                 with session("mem", path=f"/s{s % 7}"), properties(environment="bench", batch=s % 100):
                     for i in range(CALLS_PER_SESSION):
-                        result = create(model=MODEL, messages=MESSAGES)
+                        result: Any = create(model=MODEL, messages=MESSAGES)
                         calls += 1
                         if enrich_on and i % ENRICH_EVERY == 0:
                             result.enrich(step="x")

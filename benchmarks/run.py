@@ -111,9 +111,9 @@ def main(argv: list[str] | None = None) -> None:
             steps.append((name, [script, *knobs[name]], timeout))
 
     timings: dict[str, float] = {}
-    for name, step_argv, timeout in steps:
+    for name, step_argv, step_timeout in steps:
         print(f"  openai {major}: {name} ...", end="", flush=True)
-        found, elapsed = run_step(name, step_argv, timeout)
+        found, elapsed = run_step(name, step_argv, step_timeout)
         timings[name] = round(elapsed, 1)
         failed = [r for r in found if r.get("status") == "failed"]
         print(f" {elapsed:.0f} s" + (f"  FAILED: {failed[0]['reason'][:200]}" if failed else ""), flush=True)

@@ -13,6 +13,7 @@ Usage::
 
 from __future__ import annotations
 
+from ._api import AsyncHeliconeAPI, HeliconeAPI
 from ._context import (
     ContextThreadPoolExecutor,
     HeliconeContext,
@@ -24,6 +25,7 @@ from ._context import (
     trace,
     user,
 )
+from ._delivery import DEFAULT_OUTBOX, Delivery, DeliveryStats, configure, flush, stats as delivery_stats
 from ._exceptions import (
     HeliconeAPIError,
     HeliconeAuthError,
@@ -34,13 +36,23 @@ from ._exceptions import (
     HeliconeRequestNotFound,
     HeliconeValidationError,
 )
+from ._filters import F, Filter, all_of, any_of, compile_filter
 from ._headers import decode_value
 from ._results import enrich, feedback, request_id, score
+from ._rows import RequestRow, SessionCount, SessionRow
+from ._sessiontree import SessionNode, SessionTree
 from ._version import __version__
 from ._wrap import is_wrapped, unwrap, wrap
 
 __all__ = [
+    "AsyncHeliconeAPI",
     "ContextThreadPoolExecutor",
+    "DEFAULT_OUTBOX",
+    "Delivery",
+    "DeliveryStats",
+    "F",
+    "Filter",
+    "HeliconeAPI",
     "HeliconeAPIError",
     "HeliconeAuthError",
     "HeliconeConfigError",
@@ -50,12 +62,23 @@ __all__ = [
     "HeliconeRateLimitError",
     "HeliconeRequestNotFound",
     "HeliconeValidationError",
+    "RequestRow",
+    "SessionCount",
     "SessionInfo",
+    "SessionNode",
+    "SessionRow",
+    "SessionTree",
     "__version__",
+    "all_of",
+    "any_of",
+    "compile_filter",
+    "configure",
     "current",
     "decode_value",
+    "delivery_stats",
     "enrich",
     "feedback",
+    "flush",
     "is_wrapped",
     "properties",
     "request_id",

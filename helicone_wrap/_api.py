@@ -533,7 +533,11 @@ class Requests:
         self._api.send(build_score(request_id, scores))
 
     def get(self, request_id: str, include_body: bool = False) -> RequestRow | None:
-        """One request, or None when Helicone has no such request (yet)."""
+        """One request, or None when Helicone has no such request (yet).
+
+        Without ``include_body`` Helicone may answer from a ~24 h cache, so properties added since
+        can be missing; ``include_body=True`` (or :meth:`query`) reads fresh data.
+        """
         return _row(self._api.send(build_get(request_id, include_body)))
 
     def query(
@@ -566,7 +570,11 @@ class AsyncRequests:
         await self._api.send(build_score(request_id, scores))
 
     async def get(self, request_id: str, include_body: bool = False) -> RequestRow | None:
-        """One request, or None when Helicone has no such request (yet)."""
+        """One request, or None when Helicone has no such request (yet).
+
+        Without ``include_body`` Helicone may answer from a ~24 h cache, so properties added since
+        can be missing; ``include_body=True`` (or :meth:`query`) reads fresh data.
+        """
         return _row(await self._api.send(build_get(request_id, include_body)))
 
     async def query(

@@ -117,9 +117,19 @@ _targets: dict[str, Target] = {}
 
 def register_target(target: Target) -> Target:
     """Remember the key for ``target.api_url`` so replayed/unpickled operations can find it."""
+    global _last_target
     if target.api_key is not None or target.api_url not in _targets:
         _targets[target.api_url] = target
+    _last_target = _targets[target.api_url]
     return target
+
+
+_last_target: Target | None = None
+
+
+def last_registered_target() -> Target | None:
+    """The target of the most recent ``wrap()`` in this process, if any."""
+    return _last_target
 
 
 def target_for_url(api_url: str) -> Target:

@@ -70,6 +70,7 @@ REPLAY_EVERY = 30.0
 REPLAY_BATCH = 1000
 _BASE_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": _api.USER_AGENT}
 
+_OK_BODY = b'{"data":null,"error":null}'  # Helicone's usual success answer: nothing to parse
 _KINDS = frozenset({_api.KIND_PROPERTY, _api.KIND_FEEDBACK, _api.KIND_SCORE})
 
 # Operation states.
@@ -412,7 +413,6 @@ class _Worker:
         self.proxied: dict[str, bool] = {}
         self.headers: dict[tuple[str, str | None], dict[str, str]] = {}
         self.outbox: Outbox | None = None
-        self.outbox_failed = False
         self.counts = {"queued": 0, "delivered": 0, "failed": 0, "retried": 0, "dropped": 0, "spilled": 0, "replayed": 0}
 
     # - submission (the caller's thread) ----------------------------------------------------------
@@ -435,7 +435,7 @@ class _Worker:
                 op.seq = self.next_seq
                 self.next_seq += 1
             self.counts["queued"] += len(ops)
-            outbox_on = settings.outbox is not None and not self.outbox_failed
+            outbox_on = settings.outbox is not None
             if room >= len(ops) or not outbox_on:
                 queued, overflow = ops, []
             else:
@@ -445,7 +445,7 @@ class _Worker:
             if not outbox_on and len(self.unfinished) > settings.max_queue:
                 victims = self._pick_victims(len(self.unfinished) - settings.max_queue)
         if settings.durable and outbox_on:
-            self._write_durable(queued, overflow)
+            self._write_durable(queued)
         if overflow and not self._spill(overflow, synchronous=settings.durable):
             self._requeue(overflow)
         if victims:
@@ -510,7 +510,7 @@ class _Worker:
     # - outbox access ---------------------------------------------------------------------------
 
     def _outbox(self) -> Outbox | None:
-        if self.outbox is None and not self.outbox_failed:
+        if self.outbox is None:
             path = self.settings.outbox_path()
             if path is not None:
                 self.outbox = Outbox(path, self.token, busy_timeout=2.0)
@@ -532,15 +532,18 @@ class _Worker:
             )
             return None
 
-    def _row(self, op: _Op) -> OutboxRow:
+    def _op_id(self, op: _Op) -> str:
         if op.op_id is None:
             op.op_id = f"{self.token}-{op.seq}"
+        return op.op_id
+
+    def _row(self, op: _Op) -> OutboxRow:
         return OutboxRow(
-            op.op_id, op.kind, op.request_id, json.dumps(op.body), op.api_url, op.created_at, op.attempts,
+            self._op_id(op), op.kind, op.request_id, json.dumps(op.body), op.api_url, op.created_at, op.attempts,
             self.token, op.seq,
         )  # fmt: skip
 
-    def _write_durable(self, queued: list[_Op], overflow: list[_Op]) -> None:
+    def _write_durable(self, queued: list[_Op]) -> None:
         rows = [self._row(op) for op in queued]
         lease = time.time() + LEASE
         if self._outbox_call("write", lambda box: box.add(rows, claimed=True, lease_until=lease)) is not None:
@@ -548,14 +551,14 @@ class _Worker:
             for op in queued:
                 op.in_outbox = True
 
-    def _spill(self, ops: list[_Op], *, synchronous: bool, timeout: float | None = None) -> bool:
+    def _spill(self, ops: list[_Op], *, synchronous: bool) -> bool:
         """Move ``ops`` to the outbox (now, or via the scheduler); False when there is no outbox."""
-        if self.settings.outbox is None or self.outbox_failed:
+        if self.settings.outbox is None:
             return False
         for op in ops:
             op.state = SPILLED
             if op.handle is not None:
-                self.spilled_handles[self._row(op).op_id] = op.handle
+                self.spilled_handles[self._op_id(op)] = op.handle
         if not synchronous:
             first_of_burst = not self.dropping
             self.dropping = True
@@ -569,7 +572,7 @@ class _Worker:
             self._wake_scheduler()
             return True
         rows = [self._row(op) for op in ops]
-        written = self._outbox_call("spill", lambda box: box.add(rows, timeout=timeout))
+        written = self._outbox_call("spill", lambda box: box.add(rows))
         if written is None:
             return False
         with self.lock:
@@ -633,7 +636,7 @@ class _Worker:
             rows_kept.append(row)
             ops.append(_Op(row.kind, row.request_id, body, row.api_url, None, row.created_at, handle, row.attempts, row.op_id))
         if stale:
-            _warn_once("outbox-stale", "helicone_wrap: discarded %d outbox operations older than the maximum age.", len(stale))
+            _warn_once("outbox-stale", "helicone_wrap: discarded %d outbox operations (unreadable, or older than the maximum age).", len(stale))
             self.deletions.extend(stale)
         if ops:
             with self.lock:
@@ -789,7 +792,7 @@ class _Worker:
             status, content, answer_headers = self._http(
                 op.api_url, request.method, op.api_url + request.path, json.dumps(request.body).encode(), headers
             )
-            body = _api.decode_body(content)
+            body = None if content == _OK_BODY else _api.decode_body(content)
         except http.TransportError as exc:
             op.last_exc = exc
         op.attempts += 1
@@ -1089,7 +1092,8 @@ def configure(
 ) -> None:
     """Change how enrich/feedback/score are delivered; only the arguments you pass change.
 
-    - ``lag_window`` (600 s): how long retries go on (Helicone may lag behind in ingesting logs).
+    - ``lag_window`` (600 s): how long retries go on, counted from an operation's first attempt in
+      this process (Helicone may lag behind in ingesting logs).
     - ``exit_timeout`` (5 s): the bound on the flush at interpreter exit.
     - ``outbox`` (:data:`DEFAULT_OUTBOX`, the per-user data dir): SQLite file for undelivered
       operations, replayed on the next start; ``None`` disables it.
@@ -1139,7 +1143,6 @@ def configure(
     _worker.settings = _settings
     if "outbox" in changes and old_box is not None and old_box.path != _settings.outbox_path():
         _worker.outbox = None
-        _worker.outbox_failed = False
         old_box.close()
 
 

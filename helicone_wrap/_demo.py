@@ -45,8 +45,8 @@ async def _chapters(client: AsyncOpenAI, console: Console) -> list[Any]:
 
     # Each chapter is its own step: @trace("chapter-N") under the current /outline path.
     steps = [trace(f"chapter-{n}")(chapter) for n in (1, 2, 3)]
-    results = await asyncio.gather(*(step(n) for step, n in zip(steps, (1, 2, 3))))
-    console.print(f"  [green]✓[/] /outline/chapter-1..3 written concurrently (async client, chapter 2 streamed)")
+    results = await asyncio.gather(*(step(n) for step, n in zip(steps, (1, 2, 3), strict=True)))
+    console.print("  [green]✓[/] /outline/chapter-1..3 written concurrently (async client, chapter 2 streamed)")
     return list(results)
 
 
@@ -67,7 +67,7 @@ def run_demo(console: Console | None = None) -> int:
         with session("Course Plan", path="/abstract") as course, properties(course="space-101"), user("demo-user"):
             abstract = client.chat.completions.create(model="gpt-4o-mini", messages=_ask(f"Write an abstract for {TOPIC}"))
             console.print(f"  [green]✓[/] /abstract  helicone_id={abstract.helicone_id}")
-            with session(path="outline"):
+            with session(path="/outline"):
                 outline = client.chat.completions.create(
                     model="gpt-4o-mini", messages=_ask(f"Outline {TOPIC}"), stream=True,
                     stream_options={"include_usage": True},

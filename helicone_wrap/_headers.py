@@ -62,7 +62,10 @@ def encode_value(value: object, what: str) -> str:
 
 
 def decode_value(value: str) -> str:
-    """Inverse of :func:`encode_value`: ``decode_value("utf-8''Caf%C3%A9") == "Café"``."""
+    """Inverse of helicone_wrap's header encoding; plain values come back unchanged.
+
+    Usage: ``decode_value("utf-8''Caf%C3%A9") == "Café"``
+    """
     if value.startswith(ENCODED_PREFIX):
         return unquote(value[len(ENCODED_PREFIX) :], encoding="utf-8", errors="strict")
     return value

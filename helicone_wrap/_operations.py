@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 
 from . import _api, _delivery
-from ._config import Target
+from ._config import Target, last_registered_target
 from ._delivery import Delivery
 from ._exceptions import HeliconeValidationError
 
@@ -37,6 +37,12 @@ def _default_target() -> Target:
     global _env_target
 
     snapshot = tuple(os.environ.get(n) for n in ("HELICONE_API_KEY", "HELICONE_API_URL", "HELICONE_BASE_URL"))
+    if not any(snapshot):
+        # Nothing in the environment: a bare id goes where the last wrap() in this process
+        # sends its REST calls (e.g. the local gateway), not to Helicone cloud by surprise.
+        wrapped = last_registered_target()
+        if wrapped is not None:
+            return wrapped
     cached = _env_target
     if cached is not None and cached[0] == snapshot:
         return cached[1]

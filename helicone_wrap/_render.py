@@ -19,11 +19,13 @@ _RESERVED = ("helicone-session-", "helicone-prompt-")
 
 
 def _fmt_ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
+    if value is None:
+        return "-"
+    return f"{value:.1f} ms" if value < 10 else f"{value:,.0f} ms"
 
 
 def _fmt_time(row: SessionRow) -> str:
-    return row.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if row.created_at else "-"
+    return row.created_at.astimezone().strftime("%m-%d %H:%M:%S") if row.created_at else "-"
 
 
 def sessions_table(rows: Sequence[SessionRow]) -> Table:
@@ -33,6 +35,7 @@ def sessions_table(rows: Sequence[SessionRow]) -> Table:
                             ("requests", "right"), ("tokens", "right"), ("avg latency", "right"),
                             ("cost", "right")):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    table.columns[2].no_wrap = True  # the id is what `helicone-wrap session ID` takes
     for row in rows:
         table.add_row(
             _fmt_time(row),

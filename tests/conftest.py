@@ -13,6 +13,7 @@ import pytest
 from helicone_wrap import _guard
 
 from .echo_server import EchoServer
+from .gateway_backend import GatewayBackend
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,19 @@ def echo() -> Iterator[EchoServer]:
     server = EchoServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_backend() -> Iterator[GatewayBackend]:
+    backend = GatewayBackend()
+    yield backend
+    backend.stop()
+
+
+@pytest.fixture(params=["echo", "gateway"])
+def backend(request: pytest.FixtureRequest) -> Any:
+    """The behaviour suite's server: the echo server, then our own gateway."""
+    return request.getfixturevalue("echo" if request.param == "echo" else "gateway_backend")
 
 
 @pytest.fixture(autouse=True)

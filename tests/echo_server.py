@@ -97,6 +97,8 @@ def _embedding(model: str, body: dict[str, Any]) -> dict[str, Any]:
 class EchoServer:
     """Start with ``EchoServer().start()``; ``.url`` is the root, ``.seen`` the recorded requests."""
 
+    records_auth = True
+
     def __init__(self) -> None:
         self.seen: list[Seen] = []
         self._lock = threading.Lock()

@@ -199,8 +199,9 @@ def test_generator_send_throw_close_are_forwarded() -> None:
     assert closed == [True]
 
 
-async def test_concurrent_tasks_have_zero_cross_talk_on_the_wire(echo: EchoServer) -> None:
+async def test_concurrent_tasks_have_zero_cross_talk_on_the_wire(backend: Any) -> None:
     """200 asyncio tasks, each in its own session, send only their own headers."""
+    echo = backend
     driver = Driver(is_async=True)
     client = wrap(driver.client(echo.url + "/v1"), api_key="sk-helicone-x", base_url=echo.url)
 

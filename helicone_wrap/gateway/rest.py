@@ -236,7 +236,7 @@ class RestApi:
         include_body = request.query_params.get("includeBody", "false").lower() == "true"
         await store.aflush()
         row = await run_in_threadpool(
-            store.get_request, request.path_params["request_id"], include_body, True
+            store.get_request, request.path_params["request_id"], include_body, True, False
         )
         return _ok(200, row)
 
@@ -271,7 +271,7 @@ class RestApi:
         where = compile_filter(body["filter"], "requests")
         store = self.state.store
         await store.aflush()
-        return _ok(201, await run_in_threadpool(store.count_requests, where, True))
+        return _ok(201, await run_in_threadpool(store.count_requests, where, True, False))
 
     def _session_filters(self, body: Mapping[str, Any]) -> tuple[Any, int]:
         """The combined FilterNode of a session query body, and its timezone difference."""

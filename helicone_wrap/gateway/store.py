@@ -497,14 +497,17 @@ class Store:
         return now_ms() - int(self.ingest_delay * 1000)
 
     def get_request(
-        self, request_id: str, include_body: bool = False, visible_only: bool = False
+        self, request_id: str, include_body: bool = False, visible_only: bool = False, fresh: bool = True
     ) -> dict[str, Any] | None:
         """One request as a Helicone ``HeliconeRequest`` dict, or None.
 
-        ``visible_only`` hides rows still inside the ingest delay (what the REST API sees).
+        ``visible_only`` hides rows still inside the ingest delay (what the REST API sees);
+        ``fresh`` first waits for everything already queued (read your own writes).
 
         Usage: ``row = store.get_request(rid, include_body=True)``
         """
+        if fresh:
+            self.flush(10.0)
         body_columns = ", r.request_body, r.response_body" if include_body else ""
         cursor = self._reader().execute(
             f"SELECT {_REQUEST_FIELDS}{body_columns} FROM requests AS r "
@@ -522,16 +525,22 @@ class Store:
         deadline = time.monotonic() + timeout
         while True:
             self.flush(max(0.0, deadline - time.monotonic()))
-            row = self.get_request(request_id)
+            row = self.get_request(request_id, fresh=False)
             if row is not None or time.monotonic() >= deadline:
                 return row
             time.sleep(0.01)
 
-    def count_requests(self, where: Compiled | None = None, visible_only: bool = False) -> int:
+    def count_requests(
+        self, where: Compiled | None = None, visible_only: bool = False, fresh: bool = True
+    ) -> int:
         """How many requests match ``where`` (all of them by default).
+
+        ``fresh`` first waits for everything already queued (read your own writes).
 
         Usage: ``store.count_requests()``
         """
+        if fresh:
+            self.flush(10.0)
         where = where or Compiled("1", ())
         cursor = self._reader().execute(
             f"SELECT count(*) FROM requests AS r WHERE r.logged_at <= ? AND ({where.sql})",

@@ -261,3 +261,12 @@ def test_cli_gateway_drains_on_signal(tmp_path: Path, sig: signal.Signals) -> No
     assert _rows(db) == 50
     assert process.returncode == 0
     assert b"helicone-wrap gateway" in stderr
+
+
+def test_store_reads_see_calls_just_made() -> None:
+    """gw.store reads wait for the write-behind queue, so a finished call is counted at once."""
+    with GatewayServer() as gateway, openai.OpenAI(base_url=gateway.url + "/v1", api_key="k") as sdk:
+        before = gateway.store.count_requests()
+        request_id = chat(sdk)
+        assert gateway.store.count_requests() == before + 1
+        assert gateway.store.get_request(request_id) is not None

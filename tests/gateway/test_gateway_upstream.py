@@ -173,3 +173,18 @@ TARGETS = [
 def test_target_url(upstream_url: str, path: str, query: bytes, expected: str) -> None:
     """The upstream URL joins base and path without doubling /v1, and keeps the query."""
     assert target_url(upstream_url, path, query) == expected
+
+
+def test_helicone_auth_is_not_forwarded() -> None:
+    """Helicone-Auth stays at the gateway: an upstream that requires it never sees it."""
+    with GatewayServer(require_key="kb") as guarded, GatewayServer(upstream=guarded.url) as front:
+        body = {"model": "gpt-4o-mini", "messages": MESSAGES}
+        with http.Client(timeout=10) as client:
+            direct = client.post(
+                guarded.url + "/v1/chat/completions", json=body, headers={"Helicone-Auth": "Bearer kb"}
+            )
+            via = client.post(
+                front.url + "/v1/chat/completions", json=body, headers={"Helicone-Auth": "Bearer kb"}
+            )
+    assert direct.status_code == 200
+    assert via.status_code == 401 and via.json()["trace"] == "isAuthenticated.error"
