@@ -46,6 +46,8 @@ class HeliconeContext:
     user_id: str | None = None
     #: The encoded Helicone-* headers for this snapshot, computed once when the block starts.
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY_PROPS, repr=False, compare=False)
+    #: The same headers as ``(name, lowercased name, value)`` bytes, ready for the wire.
+    wire: tuple[tuple[bytes, bytes, bytes], ...] = field(default=(), repr=False, compare=False)
 
 
 def _snapshot(
@@ -57,7 +59,8 @@ def _snapshot(
 ) -> HeliconeContext:
     headers = _headers.context_headers(session_id, session_name, session_path, properties, user_id)
     return HeliconeContext(
-        session_id, session_name, session_path, properties, user_id, MappingProxyType(headers)
+        session_id, session_name, session_path, properties, user_id, MappingProxyType(headers),
+        _headers.wire_form(headers),
     )
 
 

@@ -15,19 +15,20 @@ import time
 from typing import Any
 
 from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import ChatCompletionMessageParam
 from rich.console import Console
 
 from . import _delivery
 from ._api import HeliconeAPI
 from ._context import properties, session, trace, user
 from ._render import session_tree, sessions_table
-from ._results import feedback, request_id
+from ._results import enrich, feedback, request_id, score
 from ._wrap import wrap
 
 TOPIC = "a book about space"
 
 
-def _ask(prompt: str) -> list[dict[str, str]]:
+def _ask(prompt: str) -> list[ChatCompletionMessageParam]:
     return [{"role": "user", "content": prompt}]
 
 
@@ -66,20 +67,20 @@ def run_demo(console: Console | None = None) -> int:
 
         with session("Course Plan", path="/abstract") as course, properties(course="space-101"), user("demo-user"):
             abstract = client.chat.completions.create(model="gpt-4o-mini", messages=_ask(f"Write an abstract for {TOPIC}"))
-            console.print(f"  [green]✓[/] /abstract  helicone_id={abstract.helicone_id}")
+            console.print(f"  [green]✓[/] /abstract  helicone_id={request_id(abstract)}")
             with session(path="/outline"):
                 outline = client.chat.completions.create(
                     model="gpt-4o-mini", messages=_ask(f"Outline {TOPIC}"), stream=True,
                     stream_options={"include_usage": True},
                 )
                 text = "".join(c.choices[0].delta.content or "" for c in outline if c.choices)
-                console.print(f"  [green]✓[/] /outline   streamed {len(text)} characters, helicone_id={outline.helicone_id}")
+                console.print(f"  [green]✓[/] /outline   streamed {len(text)} characters, helicone_id={request_id(outline)}")
                 chapters = asyncio.run(_close_after(aclient, _chapters(aclient, console)))
 
         # After the fact: enrich one result, rate another, score a third; all in the background.
-        abstract.enrich(outcome="approved", reviewer="editor")
+        enrich(abstract, outcome="approved", reviewer="editor")
         feedback(outline, True)
-        chapters[0].score(quality=8, on_topic=True)
+        score(chapters[0], quality=8, on_topic=True)
         delivered = _delivery.flush(timeout=10)
         console.print(f"  [green]✓[/] enrich, feedback and score delivered: {delivered}")
 
@@ -88,7 +89,6 @@ def run_demo(console: Console | None = None) -> int:
             console.print(sessions_table(rows))
             console.print(session_tree(api.sessions.tree(course.id)))
         client.close()
-        assert request_id(abstract) == abstract.helicone_id
     console.print(f"[bold green]Done[/] in {time.perf_counter() - started:.1f} s, offline. "
                   "Point HELICONE_BASE_URL at Helicone cloud or self-hosted Helicone to run the same code for real.")
     return 0 if delivered else 1

@@ -143,6 +143,18 @@ def is_valid_request_id(value: str) -> bool:
     return _UUID_V1_TO_V5.fullmatch(value) is not None
 
 
+WireHeader = tuple[bytes, bytes, bytes]
+
+
+def wire_form(headers: Mapping[str, str]) -> tuple[WireHeader, ...]:
+    """``{name: value}`` -> ``((name, lowercased name, value), ...)`` as ASCII bytes.
+
+    That is how httpx and httpx2 store headers internally, so appending these to a built
+    request skips re-normalising every header on every call.
+    """
+    return tuple((k.encode("ascii"), k.lower().encode("ascii"), v.encode("ascii")) for k, v in headers.items())
+
+
 def context_headers(
     session_id: str | None,
     session_name: str | None,

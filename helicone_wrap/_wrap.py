@@ -1,12 +1,11 @@
 """``wrap``/``unwrap``: route one openai client instance through Helicone, reversibly.
 
-Three hooks that every call shape passes through, in openai 1.x, 2.x and 3.x alike, are wrapped
+Two hooks that every call shape passes through, in openai 1.x, 2.x and 3.x alike, are wrapped
 on the *instance* with ``wrapt`` (never on the class, so other clients are untouched):
 
-- ``_prepare_options``: per attempt, adds the context headers and a fresh uuid4
-  ``Helicone-Request-Id`` (explicit ``extra_headers`` win);
-- ``_prepare_request``: adds ``Helicone-Auth`` to the built request, only for the gateway's
-  origin. Doing it here keeps the key out of openai's DEBUG log of request options;
+- ``_prepare_request``: per attempt, appends the static, context and auth headers plus a fresh
+  uuid4 ``Helicone-Request-Id`` to the built request (headers the user set win). The key goes
+  only to the gateway's origin, and never passes through openai's DEBUG log of request options;
 - ``_process_response``: reads the id (``helicone-id`` header, else the one we sent) and
   installs a post-parser that attaches it to whatever gets parsed, now or later.
 
@@ -17,7 +16,7 @@ the only other attribute changed, and ``unwrap`` puts it back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import openai
@@ -40,7 +39,7 @@ from ._routing import Route, plan_route
 ClientT = TypeVar("ClientT", bound="openai.OpenAI | openai.AsyncOpenAI")
 
 STATE_ATTR = "_helicone_wrap_state"
-_HOOKS = ("_prepare_options", "_prepare_request", "_process_response", "copy", "with_options")
+_HOOKS = ("_prepare_request", "_process_response", "copy", "with_options")
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,8 @@ class _State:
     original_base_url: Any
     target: Target
     static_headers: dict[str, str]
-    auth: str | None = field(repr=False)
+    wire_static: tuple[_headers.WireHeader, ...]
+    wire_auth: tuple[_headers.WireHeader, ...] = field(repr=False)
     gateway_netloc: Any
     gateway: str | None
     options: dict[str, Any] = field(repr=False)
@@ -62,7 +62,6 @@ class _State:
 
 def _static_headers(
     route: Route,
-    client: Any,
     properties: Mapping[str, object] | None,
     user_id: str | None,
     headers: Mapping[str, str] | None,
@@ -80,10 +79,7 @@ def _static_headers(
                 "pass the key as api_key= and other headers to the openai client itself."
             )
         static[name] = _headers.encode_value(value, f"header {name!r}")
-    # If the user's own default headers already carry a Helicone header, reuse their spelling so
-    # ours replaces it instead of going out as a second header with another case.
-    spelled = {name.lower(): name for name in getattr(client, "_custom_headers", {}) or {}}
-    return {spelled.get(name.lower(), name): value for name, value in static.items()}
+    return static
 
 
 def _build_state(client: Any, *, route_from: str, options: dict[str, Any], original_base_url: Any) -> _State:
@@ -101,14 +97,14 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
     target = register_target(Target(resolve_api_url(options.get("api_url"), api_key, gateway), api_key))
     from ._http import http
 
+    static = _static_headers(route, options.get("properties"), options.get("user_id"), options.get("headers"))
     return _State(
         route=route,
         original_base_url=original_base_url,
         target=target,
-        static_headers=_static_headers(
-            route, client, options.get("properties"), options.get("user_id"), options.get("headers")
-        ),
-        auth=f"Bearer {api_key}" if api_key else None,
+        static_headers=static,
+        wire_static=_headers.wire_form(static),
+        wire_auth=_headers.wire_form({_headers.AUTH: f"Bearer {api_key}"}) if api_key else (),
         gateway_netloc=http.URL(route.base_url).netloc,
         gateway=gateway,
         options=options,
@@ -118,46 +114,51 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
 # ---------------------------------------------------------------------------------------------
 # Per-call helpers shared by the sync and async hooks (pure apart from reading the context).
 
+_REQUEST_ID_LOWER = _headers.REQUEST_ID.lower().encode()
+_HELICONE_LOWER = b"helicone-"
 
-def _with_headers(options: Any, state: _State) -> None:
-    ctx_headers = _CURRENT.get().headers
-    fields = options.__dict__  # plain dict writes: pydantic's __setattr__ costs more than our whole hook
-    given = fields.get("headers")
-    if not given:  # NotGiven, None or empty
-        fields["headers"] = {
-            **state.static_headers,
-            **ctx_headers,
-            _headers.REQUEST_ID: _headers.new_request_id(),
-        }
+
+def _with_headers(request: Any, state: _State) -> None:
+    """Add this call's Helicone headers to the built request; headers set by the user win.
+
+    Runs once per attempt, so every retry gets its own request id. The headers are appended
+    pre-encoded: going through ``options.headers`` instead makes openai and httpx re-validate
+    each of them several times per call, which costs more than everything else we do.
+    """
+    ctx_wire = _CURRENT.get().wire
+    rid = _headers.new_request_id().encode()
+    auth = state.wire_auth if request.url.netloc == state.gateway_netloc else ()
+    headers = request.headers
+    items = getattr(headers, "_list", None)
+    if type(items) is not list:  # pragma: no cover - a future httpx without the internal list
+        for name, _lower, value in (*state.wire_static, *ctx_wire, *auth):
+            if name.decode() not in headers:
+                headers[name.decode()] = value.decode()
+        if _headers.REQUEST_ID not in headers:
+            headers[_headers.REQUEST_ID] = rid.decode()
         return
-    explicit = {name.lower() for name in given}
-    merged = {
-        name: value
-        for name, value in (*state.static_headers.items(), *ctx_headers.items())
-        if name.lower() not in explicit
-    }
-    if "helicone-request-id" not in explicit:
-        merged[_headers.REQUEST_ID] = _headers.new_request_id()
-    merged.update(given)
-    fields["headers"] = merged
-
-
-def _with_auth(request: Any, state: _State) -> None:
-    if state.auth is not None and request.url.netloc == state.gateway_netloc:
-        if _headers.AUTH not in request.headers:
-            request.headers[_headers.AUTH] = state.auth
+    explicit = {item[1] for item in items if item[1].startswith(_HELICONE_LOWER)}
+    if not explicit:
+        items.extend(state.wire_static)
+        items.extend(ctx_wire)
+        items.extend(auth)
+        items.append((_headers.REQUEST_ID.encode(), _REQUEST_ID_LOWER, rid))
+        return
+    items.extend(h for h in (*state.wire_static, *ctx_wire, *auth) if h[1] not in explicit)
+    if _REQUEST_ID_LOWER not in explicit:
+        items.append((_headers.REQUEST_ID.encode(), _REQUEST_ID_LOWER, rid))
 
 
 def _with_post_parser(kwargs: dict[str, Any], state: _State) -> None:
     response = kwargs["response"]
-    options = kwargs["options"]
     request_id = id_from_response(response)
     if request_id is None:
         return
     sent = response.request.headers.get(_headers.REQUEST_ID)
     if sent and sent != request_id:
         _guard.logger.debug("Helicone replaced request id %s with %s", sent, request_id)
-    fields = options.__dict__
+    # A plain dict write: pydantic's __setattr__ on the options costs more than this whole hook.
+    fields = kwargs["options"].__dict__
     fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target)
 
 
@@ -177,18 +178,10 @@ def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
 
 
 def _sync_hooks(state: _State) -> dict[str, Any]:
-    def prepare_options(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        options = wrapped(*args, **kwargs)
-        try:
-            _with_headers(options, state)
-        except Exception as exc:
-            _guard.internal_error("prepare-options", exc)
-        return options
-
     def prepare_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         result = wrapped(*args, **kwargs)
         try:
-            _with_auth(args[0] if args else kwargs["request"], state)
+            _with_headers(args[0] if args else kwargs["request"], state)
         except Exception as exc:
             _guard.internal_error("prepare-request", exc)
         return result
@@ -205,26 +198,14 @@ def _sync_hooks(state: _State) -> dict[str, Any]:
             _guard.internal_error("process-response", exc)
         return result
 
-    return {
-        "_prepare_options": prepare_options,
-        "_prepare_request": prepare_request,
-        "_process_response": process_response,
-    }
+    return {"_prepare_request": prepare_request, "_process_response": process_response}
 
 
 def _async_hooks(state: _State) -> dict[str, Any]:
-    async def prepare_options(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        options = await wrapped(*args, **kwargs)
-        try:
-            _with_headers(options, state)
-        except Exception as exc:
-            _guard.internal_error("prepare-options", exc)
-        return options
-
     async def prepare_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         result = await wrapped(*args, **kwargs)
         try:
-            _with_auth(args[0] if args else kwargs["request"], state)
+            _with_headers(args[0] if args else kwargs["request"], state)
         except Exception as exc:
             _guard.internal_error("prepare-request", exc)
         return result
@@ -241,11 +222,7 @@ def _async_hooks(state: _State) -> dict[str, Any]:
             _guard.internal_error("process-response", exc)
         return result
 
-    return {
-        "_prepare_options": prepare_options,
-        "_prepare_request": prepare_request,
-        "_process_response": process_response,
-    }
+    return {"_prepare_request": prepare_request, "_process_response": process_response}
 
 
 def _copy_hook(state: _State) -> Any:
@@ -259,9 +236,7 @@ def _copy_hook(state: _State) -> Any:
                 _install(new, _build_state(new, route_from=str(base_url), options=state.options,
                                            original_base_url=original))
             else:
-                _install(new, replace(state, static_headers=_static_headers(
-                    state.route, new, state.options.get("properties"), state.options.get("user_id"),
-                    state.options.get("headers"))))
+                _install(new, state)
         except Exception as exc:
             _guard.internal_error("copy", exc)
         return new

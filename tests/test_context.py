@@ -24,7 +24,6 @@ from helicone_wrap import (
 )
 
 from .conftest import Driver
-from .echo_server import EchoServer
 
 Snapshot = helicone_wrap.HeliconeContext
 

@@ -287,7 +287,7 @@ async def test_internal_fault_is_logged_once_and_call_succeeds(
         for _ in range(3):
             result = await driver.call(client.chat.completions.create, model="m", messages=MESSAGES)
             assert result.choices[0].message.content
-    assert [kind for kind, _ in internal_errors] == ["prepare-options"] * 3
+    assert [kind for kind, _ in internal_errors] == ["prepare-request"] * 3
     assert len([r for r in caplog.records if "injected fault" in r.getMessage()]) == 1
 
 

@@ -20,10 +20,15 @@ def gw() -> Iterator[GatewayServer]:
         yield server
 
 
+def rest_client(url: str) -> Any:
+    """A plain HTTP client on ``url``."""
+    return http.Client(base_url=url, timeout=10.0)
+
+
 @pytest.fixture
 def api(gw: GatewayServer) -> Iterator[Any]:
     """A plain HTTP client on the gateway's REST root."""
-    with http.Client(base_url=gw.url, timeout=10.0) as client:
+    with rest_client(gw.url) as client:
         yield client
 
 

@@ -9,15 +9,17 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from helicone_wrap._http import http
 from helicone_wrap.gateway import GatewayServer, LogRow, Store
 from helicone_wrap.gateway.sql import (
     REQUEST_COLUMNS,
     SESSION_COLUMNS,
     FilterError,
+    Mode,
     compile_filter,
     compile_sort,
 )
+
+from .conftest import rest_client
 
 SENTINEL = "zq"  # never part of the gateway's own SQL; every generated string starts with it
 
@@ -139,9 +141,10 @@ def store() -> Iterator[Store]:
 @given(node=nodes)
 def test_compiled_filters_are_safe_and_run(store: Store, node: Any) -> None:
     """Any JSON either compiles to SQL free of input strings that SQLite runs, or raises FilterError."""
-    for mode in ("requests", "session_where", "session_having"):
+    modes: tuple[Mode, ...] = ("requests", "session_where", "session_having")
+    for mode in modes:
         try:
-            compiled = compile_filter(node, mode)  # type: ignore[arg-type]
+            compiled = compile_filter(node, mode)
         except FilterError as error:
             assert error.path.startswith("filter")
             continue
@@ -178,7 +181,7 @@ def test_compiled_sorts_are_safe(store: Store, sort: Any) -> None:
 @pytest.fixture(scope="module")
 def rest(gw: GatewayServer) -> Iterator[Any]:
     """A module-wide HTTP client on the shared gateway."""
-    with http.Client(base_url=gw.url, timeout=10.0) as client:
+    with rest_client(gw.url) as client:
         yield client
 
 

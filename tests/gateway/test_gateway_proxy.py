@@ -91,12 +91,8 @@ def test_embeddings(client: openai.OpenAI, encoding: Any) -> None:
     result = client.embeddings.create(
         model="text-embedding-3-small", input=["a", "b"], dimensions=8, encoding_format=encoding
     )
-    vectors = [
-        array.array("f", base64.b64decode(item.embedding))
-        if isinstance(item.embedding, str)
-        else item.embedding
-        for item in result.data
-    ]
+    raw: list[Any] = [item.embedding for item in result.data]  # a str when base64 was asked for
+    vectors = [array.array("f", base64.b64decode(e)) if isinstance(e, str) else e for e in raw]
     assert [len(vector) for vector in vectors] == [8, 8]
     assert result.usage.prompt_tokens == 2
 

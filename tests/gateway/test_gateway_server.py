@@ -270,3 +270,13 @@ def test_store_reads_see_calls_just_made() -> None:
         request_id = chat(sdk)
         assert gateway.store.count_requests() == before + 1
         assert gateway.store.get_request(request_id) is not None
+
+
+def test_responses_are_not_held_back_by_delayed_acks(api: Any) -> None:
+    """Small responses arrive in well under the ~40 ms a missing TCP_NODELAY would cost."""
+    timings = []
+    for _ in range(21):
+        started = time.perf_counter()
+        assert api.get("/healthz").status_code == 200
+        timings.append(time.perf_counter() - started)
+    assert sorted(timings)[10] < 0.02
