@@ -118,7 +118,114 @@ def _print_banner(args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------- main
 
-_SUBCOMMANDS: tuple[_Adder, ...] = (_add_gateway,)
+# ------------------------------------------------------------------------- demo
+
+
+def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the Course Plan story offline on an in-process gateway",
+        description=(
+            "Start the local gateway on a free port with a temporary database, run a session "
+            "(/abstract, /outline, /outline/chapter-1..3; streamed and async steps), enrich, rate and "
+            "score results, then read the session back and print it as a tree."
+        ),
+    )
+    parser.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    try:
+        from ._demo import run_demo
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        print(f"helicone-wrap demo needs the gateway extra: pip install 'helicone-wrap[gateway]' ({exc})",
+              file=sys.stderr)
+        return 2
+    return run_demo()
+
+
+# ------------------------------------------------------------- sessions, session
+
+
+def _add_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api-url", default=None, metavar="URL",
+        help="REST API root (default: HELICONE_API_URL, else the HELICONE_BASE_URL origin, else Helicone cloud)",
+    )
+    parser.add_argument("--api-key", default=None, metavar="KEY", help="Helicone key (default: HELICONE_API_KEY)")
+
+
+def _add_sessions(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "sessions", help="list recent sessions (Helicone cloud, self-hosted or local)",
+        description="List sessions, newest first, through POST /v1/session/query.",
+    )
+    parser.add_argument("--search", default="", help="substring of the session id or name")
+    parser.add_argument("--name", default=None, help="exact session name")
+    parser.add_argument("--days", type=float, default=30.0, help="how far back to look (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=50, help="at most this many sessions, 1-1000 (default: %(default)s)")
+    _add_api_options(parser)
+    parser.set_defaults(run=_run_sessions)
+
+
+def _add_session(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "session", help="print one session as a tree",
+        description="Fetch one session's requests and print them as a tree of path segments.",
+    )
+    parser.add_argument("session_id", metavar="ID", help="the Helicone-Session-Id")
+    _add_api_options(parser)
+    parser.set_defaults(run=_run_session)
+
+
+def _api_call(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> int:
+    """Run ``work(api, console)``; configuration and API errors become one clear line, exit 1."""
+    try:
+        from rich.console import Console
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        print(f"this command needs the gateway extra: pip install 'helicone-wrap[gateway]' ({exc})", file=sys.stderr)
+        return 2
+    from ._api import HeliconeAPI
+    from ._exceptions import HeliconeError
+
+    try:
+        with HeliconeAPI(api_key=args.api_key, base_url=args.api_url) as api:
+            return work(api, Console())
+    except HeliconeError as exc:
+        print(f"helicone-wrap {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run_sessions(args: argparse.Namespace) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    from ._render import sessions_table
+
+    def work(api: Any, console: Any) -> int:
+        end = datetime.now(timezone.utc)
+        rows = api.sessions.query(search=args.search, name=args.name, start=end - timedelta(days=args.days),
+                                  end=end, limit=args.limit)
+        console.print(sessions_table(rows))
+        return 0
+
+    return _api_call(args, work)
+
+
+def _run_session(args: argparse.Namespace) -> int:
+    from ._render import session_tree
+
+    def work(api: Any, console: Any) -> int:
+        tree = api.sessions.tree(args.session_id)
+        if not tree.requests:
+            print(f"helicone-wrap session: no requests found for session {args.session_id!r}", file=sys.stderr)
+            return 1
+        console.print(session_tree(tree))
+        return 0
+
+    return _api_call(args, work)
+
+
+_SUBCOMMANDS: tuple[_Adder, ...] = (_add_gateway, _add_demo, _add_sessions, _add_session)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -177,18 +177,20 @@ class GatewayServer:
         if self._thread is not None:
             raise RuntimeError("GatewayServer is already started")
         _warn_if_exposed(self.host, self.require_key)
+        store = Store(self.db, ingest_delay=self.ingest_delay)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only
         # for such sockets, and without it every response waits ~40 ms for a delayed ACK.
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))
         except OSError:
             sock.close()
+            store.close()
             raise
         self.port = sock.getsockname()[1]
-        self._store = Store(self.db, ingest_delay=self.ingest_delay)
+        self._store = store
         self._state = GatewayState(
             store=self._store,
             upstream=self.upstream,

@@ -214,7 +214,13 @@ class Store:
             "not_found": 0,
         }
         writer = self._connect()
-        self._migrate(writer)
+        try:
+            self._migrate(writer)
+        except BaseException:
+            writer.close()
+            if self._temporary:
+                os.remove(self.path)
+            raise
         self._writer = threading.Thread(
             target=self._run_writer, args=(writer,), name="helicone-gateway-writer", daemon=True
         )

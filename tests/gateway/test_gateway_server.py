@@ -279,4 +279,19 @@ def test_responses_are_not_held_back_by_delayed_acks(api: Any) -> None:
         started = time.perf_counter()
         assert api.get("/healthz").status_code == 200
         timings.append(time.perf_counter() - started)
-    assert sorted(timings)[10] < 0.02
+    assert sorted(timings)[10] < 0.03
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A database written by a newer gateway (higher user_version) is not touched."""
+    db = tmp_path / "future.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="schema version 99 is newer"):
+        GatewayServer(db=str(db)).start()
+
+
+def test_port_in_use_fails_cleanly(gw: GatewayServer) -> None:
+    """Starting on a port that is taken raises OSError and leaks nothing."""
+    with pytest.raises(OSError):
+        GatewayServer(port=gw.port).start()
