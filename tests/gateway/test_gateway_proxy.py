@@ -152,7 +152,9 @@ async def test_models_async(aclient: openai.AsyncOpenAI) -> None:
 
 def test_parse_structured_output(client: openai.OpenAI) -> None:
     """chat.completions.parse and responses.parse get JSON that fits the Pydantic model."""
-    parsed = client.chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Person)
+    # openai < 1.9x keeps parse() under client.beta.
+    completions = client.chat.completions if hasattr(client.chat.completions, "parse") else client.beta.chat.completions
+    parsed = completions.parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Person)
     assert parsed.choices[0].message.parsed == Person(name="…", age=0, tags=[])
     response = client.responses.parse(model="gpt-4o-mini", input="x", text_format=Person)
     assert response.output_parsed == Person(name="…", age=0, tags=[])
