@@ -22,6 +22,7 @@ import socket
 import sqlite3
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,9 @@ class Outbox:
                 conn.close()
                 raise
             self._conn = conn
+            # Close the connection when this handle is garbage-collected, not at some later
+            # point by sqlite3's own finaliser (which Python 3.13 reports as a ResourceWarning).
+            weakref.finalize(self, conn.close)
         return self._conn
 
     def _transaction(self, work: Callable[[sqlite3.Connection], Any], timeout: float | None = None) -> Any:

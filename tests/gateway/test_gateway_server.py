@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ MESSAGES: Any = [{"role": "user", "content": "hello"}]
 
 
 def _rows(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         return int(conn.execute("SELECT count(*) FROM requests").fetchone()[0])
 
 
@@ -61,7 +62,7 @@ def test_database_is_wal_and_versioned(tmp_path: Path) -> None:
     ):
         request_id = chat(sdk)
         assert gateway.store.schema_version == 1
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     with GatewayServer(db=str(db)) as again:
@@ -285,7 +286,7 @@ def test_responses_are_not_held_back_by_delayed_acks(api: Any) -> None:
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     """A database written by a newer gateway (higher user_version) is not touched."""
     db = tmp_path / "future.db"
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(RuntimeError, match="schema version 99 is newer"):
         GatewayServer(db=str(db)).start()
