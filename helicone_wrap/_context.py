@@ -15,6 +15,7 @@ import contextvars
 import functools
 import inspect
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -98,17 +99,19 @@ def _reset(token: contextvars.Token[HeliconeContext]) -> None:
         _CURRENT.set(EMPTY if old is contextvars.Token.MISSING else old)
 
 
-class _Block(Generic[T]):
+class _Block(ABC, Generic[T]):
     """Shared machinery: derive a snapshot, set it, restore it; context manager and decorator."""
 
     def __init__(self) -> None:
         self._tokens: list[contextvars.Token[HeliconeContext]] = []
 
-    def _derive(self, parent: HeliconeContext) -> HeliconeContext:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _derive(self, parent: HeliconeContext) -> HeliconeContext:
+        """The snapshot this block sets, derived from the current one."""
 
-    def _value(self, ctx: HeliconeContext) -> T:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _value(self, ctx: HeliconeContext) -> T:
+        """What ``with block as value`` gives."""
 
     def __enter__(self) -> T:
         ctx = self._derive(_CURRENT.get())

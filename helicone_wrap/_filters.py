@@ -33,6 +33,7 @@ Rules worth knowing:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -97,7 +98,7 @@ SESSION_COLUMNS: dict[str, str] = {
 _HEADER_COLUMNS = frozenset({"user_id"})
 
 
-class Filter:
+class Filter(ABC):
     """A filter: one leaf condition, a binary branch, or a raw FilterNode.
 
     Combine with ``&`` / ``|``; compile with :meth:`to_node`.
@@ -106,9 +107,9 @@ class Filter:
 
     __slots__ = ()
 
+    @abstractmethod
     def to_node(self) -> FilterNode:
         """The FilterNode dict (or ``"all"``) this filter compiles to."""
-        raise NotImplementedError  # pragma: no cover - every subclass implements it
 
     def __and__(self, other: FilterLike) -> Filter:
         return Branch(self, "and", _coerce(other))
