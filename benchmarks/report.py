@@ -299,8 +299,8 @@ def _explain(major: int, overhead: dict[tuple[int, str, str], dict[str, Any]],
     """One line per missed target, splitting the added CPU into headers (openai/httpx) and our code."""
     out: list[str] = []
     ours_us = None
-    if profile:
-        pieces = profile["pieces_us"]
+    pieces = (profile or {}).get("pieces_us")
+    if pieces:  # absent when the profile step could not time every hook piece
         ours_us = sum(v for k, v in pieces.items() if not k.startswith(("  ", "openai", "count")))
     for api in ("sync", "async"):
         w = overhead.get((major, api, "wrapped"))
@@ -424,11 +424,15 @@ def _document(raws: list[dict[str, Any]], md: list[str], summary_lines: list[str
         out.append("## Where the wrapped call's extra CPU goes")
         out.append("")
         for major, p in sorted(profiles.items()):
+            if "ours_total_added_us" not in p:
+                out.append(f"openai {major}.x: the profile step did not complete ({p.get('error') or p.get('status')}).")
+                out.append("")
+                continue
             out.append(f"openai {major}.x — pieces timed directly on real objects (µs CPU per call, no profiler):")
             out.append("")
             out.append("| Piece | µs/call |")
             out.append("|---|---|")
-            for k, v in p["pieces_us"].items():
+            for k, v in (p.get("pieces_us") or {}).items():
                 out.append(f"| {k.strip()} | {v:g} |")
             out.append("")
             share = p["ours_total_added_us"] / max(1e-9, p["ours_total_added_us"] + p["theirs_total_added_us"])
