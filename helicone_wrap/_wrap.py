@@ -33,7 +33,7 @@ from ._config import (
 )
 from ._context import _CURRENT
 from ._exceptions import HeliconeConfigError
-from ._results import AttachId, id_from_response
+from ._results import AttachId, attach, id_from_response
 from ._routing import Route, plan_route
 
 ClientT = TypeVar("ClientT", bound="openai.OpenAI | openai.AsyncOpenAI")
@@ -49,11 +49,9 @@ class _State:
     route: Route
     original_base_url: Any
     target: Target
-    static_headers: dict[str, str]
     wire_static: tuple[_headers.WireHeader, ...]
     wire_auth: tuple[_headers.WireHeader, ...] = field(repr=False)
     gateway_netloc: Any
-    gateway: str | None
     options: dict[str, Any] = field(repr=False)
 
     def __repr__(self) -> str:  # the key never shows
@@ -102,11 +100,9 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
         route=route,
         original_base_url=original_base_url,
         target=target,
-        static_headers=static,
         wire_static=_headers.wire_form(static),
         wire_auth=_headers.wire_form({_headers.AUTH: f"Bearer {api_key}"}) if api_key else (),
         gateway_netloc=http.URL(route.base_url).netloc,
-        gateway=gateway,
         options=options,
     )
 
@@ -168,8 +164,6 @@ def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
     if "http_response" in getattr(result, "__dict__", ()):
         post_parser = kwargs["options"].__dict__.get("post_parser")
         if isinstance(post_parser, AttachId):
-            from ._results import attach
-
             attach(result, post_parser.request_id, post_parser.target)
 
 
