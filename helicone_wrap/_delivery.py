@@ -4,8 +4,10 @@ Every operation returns a :class:`Delivery` handle at once. The caller's thread 
 appends to an in-memory queue and wakes the worker (no I/O, unless ``durable=True``).
 
 The worker is one per process, started lazily: a scheduler thread plus a small fixed pool of
-sender threads (``concurrency``, default 4) sharing one keep-alive connection pool from
-``_http.http`` (httpx or httpx2, whichever the installed openai uses). It survives ``fork``: the
+sender threads (``concurrency``, default 4) sharing one keep-alive connection pool
+(:class:`~helicone_wrap._transport.RestTransport`, on httpx or httpx2, whichever the installed
+openai uses). Four senders measured best on loopback; fewer waste a slow link's latency, more
+cost CPU in GIL hand-offs. It survives ``fork``: the
 child starts with an empty queue and a fresh worker; the parent's pending work stays the
 parent's (the parent's handles never complete in the child).
 
@@ -38,14 +40,12 @@ import random
 import secrets
 import threading
 import time
-import urllib.request
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from . import _api, _guard
 from ._config import Target, register_target, target_for_url
@@ -57,6 +57,7 @@ from ._exceptions import (
 )
 from ._http import http
 from ._outbox import Outbox, OutboxRow, default_outbox_path
+from ._transport import RestTransport
 
 __all__ = ["DEFAULT_OUTBOX", "Delivery", "DeliveryStats", "configure", "flush", "stats"]
 
@@ -350,16 +351,6 @@ class _Op:
 _warned: set[str] = set()
 
 
-def _uses_proxy(url: str) -> bool:
-    """True when an environment proxy (``HTTP(S)_PROXY``/``ALL_PROXY`` minus ``NO_PROXY``) applies."""
-    proxies = urllib.request.getproxies_environment()
-    parts = urlsplit(url)
-    if not (proxies.get(parts.scheme) or proxies.get("all")):
-        return False
-    bypass: Callable[..., bool] = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009 - untyped stdlib helper
-    return not bypass(parts.hostname or "", proxies)
-
-
 def _warn_once(kind: str, message: str, *args: object) -> None:
     if kind in _warned:
         return
@@ -407,10 +398,7 @@ class _Worker:
         self.unordered = False
         self.replay_done = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.client: Any = None
-        self.transport: Any = None
-        self.extensions: dict[str, Any] = {}
-        self.proxied: dict[str, bool] = {}
+        self.transport: RestTransport | None = None
         self.headers: dict[tuple[str, str | None], dict[str, str]] = {}
         self.outbox: Outbox | None = None
         self.counts = {"queued": 0, "delivered": 0, "failed": 0, "retried": 0, "dropped": 0, "spilled": 0, "replayed": 0}
@@ -663,13 +651,7 @@ class _Worker:
                 return True
             try:
                 settings = self.settings
-                timeout = http.Timeout(settings.request_timeout, connect=min(5.0, settings.request_timeout))
-                size = max(2, settings.concurrency * 2)
-                limits = http.Limits(max_connections=size, max_keepalive_connections=size)
-                self.client = http.Client(timeout=timeout, limits=limits, follow_redirects=False)
-                self.transport = http.HTTPTransport(limits=limits)
-                seconds = settings.request_timeout
-                self.extensions = {"timeout": {"connect": min(5.0, seconds), "read": seconds, "write": seconds, "pool": seconds}}
+                self.transport = RestTransport(timeout=settings.request_timeout, connections=max(2, settings.concurrency * 2))
                 threads = [threading.Thread(target=self._scheduler_loop, name="helicone-delivery", daemon=True)]
                 threads += [
                     threading.Thread(target=self._sender_loop, name=f"helicone-delivery-{i}", daemon=True)
@@ -789,8 +771,9 @@ class _Worker:
         body: Any = None
         answer_headers: Mapping[str, str] = {}
         try:
-            status, content, answer_headers = self._http(
-                op.api_url, request.method, op.api_url + request.path, json.dumps(request.body).encode(), headers
+            assert self.transport is not None
+            status, content, answer_headers = self.transport.send(
+                request.method, op.api_url, request.path, json.dumps(request.body).encode(), headers
             )
             body = None if content == _OK_BODY else _api.decode_body(content)
         except http.TransportError as exc:
@@ -808,26 +791,6 @@ class _Worker:
             self._retry(op, decision.delay)
         else:
             self._finish(op, self._failure(op, target, status, body, answer_headers, decision, elapsed))
-
-    def _http(
-        self, api_url: str, method: str, url: str, content: bytes, headers: dict[str, str]
-    ) -> tuple[int, bytes, Mapping[str, str]]:
-        # The keep-alive transport directly: the Client's per-request layers (URL merging, cookies,
-        # auth and redirect handling) cost ~20% of the throughput and we need none of them. When an
-        # environment proxy applies to this URL, the Client (which mounts proxies) sends it instead.
-        proxied = self.proxied.get(api_url)
-        if proxied is None:
-            proxied = self.proxied[api_url] = _uses_proxy(api_url)
-        if proxied:
-            response = self.client.request(method, url, content=content, headers=headers)
-            return response.status_code, response.content, response.headers
-        request = http.Request(method, url, content=content, headers=headers, extensions=self.extensions)
-        response = self.transport.handle_request(request)
-        try:
-            data: bytes = response.read()
-        finally:
-            response.close()
-        return response.status_code, data, response.headers
 
     def _failure(
         self,
@@ -1002,12 +965,8 @@ class _Worker:
         deadline = time.monotonic() + timeout
         for thread in self.threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        for closeable in (self.client, self.transport):
-            try:
-                if closeable is not None:
-                    closeable.close()
-            except Exception:  # pragma: no cover - a sender may still be inside it
-                pass
+        if self.transport is not None:
+            self.transport.close()
         if self.outbox is not None:
             self.outbox.close(timeout=max(0.1, deadline - time.monotonic()))
 

@@ -43,6 +43,7 @@ class Recorded:
     headers: dict[str, str]
     body: Any
     at: float
+    client_port: int = 0
 
     @property
     def request_id(self) -> str | None:
@@ -192,6 +193,11 @@ class FaultServer:
             if (path_contains is None or path_contains in r.path) and (method is None or r.method == method)
         ]
 
+    def client_ports(self) -> set[int]:
+        """The client ports requests came from: one per connection, so keep-alive shows."""
+        with self._lock:
+            return {r.client_port for r in self.requests}
+
     def wait_for(self, count: int, timeout: float = 10.0, *, path_contains: str | None = None) -> list[Recorded]:
         """Block until ``count`` matching requests were recorded (or ``timeout``); return them."""
         deadline = time.monotonic() + timeout
@@ -208,7 +214,8 @@ class FaultServer:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        seen = Recorded(h.command, h.path, {k.lower(): v for k, v in h.headers.items()}, body, time.time())
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        seen = Recorded(h.command, h.path, headers, body, time.time(), h.client_address[1])
         respond: Response | Callable[[Recorded], Response] | None = None
         with self._lock:
             self.count += 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import logging
 import time
 import uuid
@@ -21,6 +23,7 @@ from helicone_wrap._exceptions import (
     HeliconeRateLimitError,
     HeliconeRequestNotFound,
 )
+from helicone_wrap._http import http
 from helicone_wrap._operations import enrich_request, feedback_request, score_request
 from helicone_wrap._outbox import Outbox, OutboxRow
 
@@ -152,7 +155,8 @@ def test_refused_connection_is_retried_then_reported() -> None:
     handle = feedback_request(rid(), True, target=Target(f"http://127.0.0.1:{closed_port()}", KEY))
     assert handle.wait(10)
     assert isinstance(handle.error, HeliconeConnectionError)
-    assert handle.error.__cause__ is not None
+    # Chained to the installed httpx's (or httpx2's) own exception, whichever path sent it.
+    assert isinstance(handle.error.__cause__, http.ConnectError)
     assert KEY not in str(handle.error)
     assert _delivery.stats().retried >= 1
 
@@ -411,6 +415,36 @@ def test_env_proxy_routes_through_the_client(server: FaultServer, monkeypatch: p
     handle = feedback_request(request_id, True, target=Target("http://helicone.invalid", KEY))
     assert handle.wait(10) and handle.ok
     assert server.seen()[0].path == f"http://helicone.invalid/v1/request/{request_id}/feedback"
+
+
+def test_request_carries_host_and_length_like_httpx(server: FaultServer, target: Target) -> None:
+    """The pooled fast path sends what an httpx request would: Host (with port), Content-Length, JSON."""
+    handle = score_request(rid(), {"quality": 7}, target=target)
+    assert handle.wait(10) and handle.ok
+    (seen,) = server.seen()
+    assert seen.headers["host"] == server.url.removeprefix("http://")
+    assert seen.headers["content-type"] == "application/json"
+    assert int(seen.headers["content-length"]) == len(b'{"scores": {"quality": 7}}')
+    assert seen.body == {"scores": {"quality": 7}}
+
+
+def test_api_url_with_a_path_prefix_keeps_it(server: FaultServer) -> None:
+    """A REST API mounted under a path (reverse proxy, self-hosted) gets the prefix on every call."""
+    request_id = rid()
+    handle = feedback_request(request_id, True, target=Target(server.url + "/helicone/api/", KEY))
+    assert handle.wait(10) and handle.ok
+    assert server.seen()[0].path == f"/helicone/api/v1/request/{request_id}/feedback"
+
+
+def test_compressed_not_found_is_still_recognised(server: FaultServer, target: Target) -> None:
+    """A gzip-encoded "Request not found" (e.g. from a compressing proxy) is decoded and classed as lag."""
+    fast(lag_window=0.3)
+    body = gzip.compress(json.dumps({"data": None, "error": "Request not found"}).encode())
+    server.when(reply(500, body, {"Content-Encoding": "gzip"}))
+    handle = feedback_request(rid(), True, target=target)
+    assert handle.wait(10)
+    assert isinstance(handle.error, HeliconeRequestNotFound)
+    assert len(server.seen()) >= 2
 
 
 def test_configure_rejects_nonsense() -> None:

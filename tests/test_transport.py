@@ -1,0 +1,64 @@
+"""RestTransport, the delivery worker's HTTP: the pooled fast path and its httpx fallback agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from helicone_wrap._http import http
+from helicone_wrap._transport import RestTransport
+
+from .faultserver import FaultServer, closed_port, not_found, reply
+
+HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer sk-helicone-test"}
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    with FaultServer() as srv:
+        yield srv
+
+
+@pytest.fixture(params=["pool", "httpx"])
+def transport(request: pytest.FixtureRequest) -> Iterator[RestTransport]:
+    """Both paths: the pooled one, and the one an httpx without an internal pool would take."""
+    sender = RestTransport(timeout=5.0, connections=2)
+    if request.param == "httpx":
+        sender._pool = None  # what __init__ does when the installed httpx has no pool to borrow
+    yield sender
+    sender.close()
+
+
+def test_success_sends_method_path_headers_and_body(server: FaultServer, transport: RestTransport) -> None:
+    """A 2xx comes back with its body; the server sees the method, full path, headers and body."""
+    answer = transport.send("PUT", server.url, "/v1/request/abc/property", b'{"key":"k","value":"v"}', HEADERS)
+    assert (answer.status, answer.content) == (201, b'{"data": null, "error": null}')
+    (seen,) = server.seen()
+    assert (seen.method, seen.path, seen.body) == ("PUT", "/v1/request/abc/property", {"key": "k", "value": "v"})
+    assert seen.headers["authorization"] == "Bearer sk-helicone-test"
+    assert seen.headers["host"] == server.url.removeprefix("http://")
+
+
+def test_error_answers_carry_case_insensitive_headers(server: FaultServer, transport: RestTransport) -> None:
+    """Non-2xx answers keep their headers (Retry-After is read from them) and their body."""
+    server.when(reply(429, {"error": "slow down"}, {"Retry-After": "3"}))
+    answer = transport.send("POST", server.url, "/v1/request/abc/feedback", b"{}", HEADERS)
+    assert answer.status == 429
+    assert answer.headers["retry-after"] == "3" and answer.headers["Retry-After"] == "3"
+    assert b"slow down" in answer.content
+
+
+def test_connections_are_reused(server: FaultServer, transport: RestTransport) -> None:
+    """Keep-alive: many requests, few connections (the server counts distinct client ports)."""
+    server.when(not_found(), times=5)
+    for _ in range(20):
+        transport.send("POST", server.url, "/v1/request/abc/feedback", b"{}", HEADERS)
+    assert len(server.seen()) == 20
+    assert len(server.client_ports()) == 1
+
+
+def test_refused_connection_raises_httpx_connect_error(transport: RestTransport) -> None:
+    """No answer raises the installed httpx's own ConnectError, never a foreign exception type."""
+    with pytest.raises(http.ConnectError):
+        transport.send("POST", f"http://127.0.0.1:{closed_port()}", "/v1/x", b"{}", HEADERS)
