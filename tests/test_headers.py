@@ -68,3 +68,16 @@ def test_request_ids_are_uuid4_and_v7_would_be_rejected() -> None:
     """Our ids pass Helicone's v1-v5 regex; a uuid7-looking id would not."""
     assert is_valid_request_id(new_request_id())
     assert not is_valid_request_id("01890a5d-ac96-774b-bcce-b302099a8057")
+
+
+def test_find_header_reads_httpx_headers_by_lowercased_name() -> None:
+    """The fast lookup agrees with httpx's own ``Headers.get`` on case, absence and repeats."""
+    from helicone_wrap._headers import find_header
+    from helicone_wrap._http import http
+
+    headers = http.Headers([("Helicone-Id", "first"), ("Content-Type", "application/json"), ("helicone-id", "last")])
+    assert find_header(headers, b"helicone-id") == "last"
+    assert find_header(headers, b"content-type") == headers.get("content-type")
+    assert find_header(headers, b"helicone-request-id") is None
+    # Anything that is not an httpx Headers falls back to its .get().
+    assert find_header({"helicone-id": "x"}, b"helicone-id") == "x"
