@@ -4,6 +4,8 @@
     ├── HeliconeConfigError            wrap()/HeliconeAPI() were given an unusable configuration
     ├── HeliconeValidationError        a key, value, path or rating is invalid (ValueError too);
     │                                  raised before anything is queued or sent
+    ├── HeliconeDeliveryDropped        an enrich/feedback/score was dropped: the delivery queue
+    │                                  was full and no outbox is configured (on the handle)
     └── HeliconeAPIError               the Helicone REST API answered with an error (status, body)
         ├── HeliconeRequestNotFound    500 "Request not found": the log is not ingested (yet)
         ├── HeliconeAuthError          401 / 403
@@ -21,6 +23,7 @@ __all__ = [
     "HeliconeAuthError",
     "HeliconeConfigError",
     "HeliconeConnectionError",
+    "HeliconeDeliveryDropped",
     "HeliconeError",
     "HeliconeRateLimitError",
     "HeliconeRequestNotFound",
@@ -48,6 +51,16 @@ class HeliconeValidationError(HeliconeError, ValueError):
 
     Raised before anything is sent or queued, so nothing half-done is left behind.
     Usage: ``except HeliconeValidationError: ...``
+    """
+
+
+class HeliconeDeliveryDropped(HeliconeError):
+    """An enrich/feedback/score was dropped unsent: the delivery queue was full and there is no outbox.
+
+    The in-memory queue holds ``max_queue`` operations; with no outbox to take the overflow, the
+    oldest waiting ones are dropped. Found on the operation's handle (``Delivery.error``), never
+    raised; the message says how to avoid it: raise ``configure(max_queue=...)`` or enable the outbox.
+    Usage: ``if isinstance(handle.error, HeliconeDeliveryDropped): helicone_wrap.configure(max_queue=500_000)``
     """
 
 

@@ -19,7 +19,7 @@ from helicone_wrap._exceptions import (
     HeliconeAPIError,
     HeliconeAuthError,
     HeliconeConnectionError,
-    HeliconeError,
+    HeliconeDeliveryDropped,
     HeliconeRateLimitError,
     HeliconeRequestNotFound,
 )
@@ -324,7 +324,9 @@ def test_queue_full_without_outbox_drops_oldest_and_warns_once(
         handles = [feedback_request(rid(), True, target=target) for _ in range(15)]
     dropped = [i for i, h in enumerate(handles) if h.done]
     assert len(dropped) == 5 and max(dropped) < 9  # the oldest ones (a couple may be in flight)
-    assert all(isinstance(handles[i].error, HeliconeError) for i in dropped)
+    assert all(isinstance(handles[i].error, HeliconeDeliveryDropped) for i in dropped)
+    message = str(handles[dropped[0]].error)
+    assert "max_queue=10" in message and "configure(max_queue=...)" in message and "configure(outbox=...)" in message
     assert _delivery.stats().dropped == 5
     assert len([r for r in caplog.records if "queue is full" in r.getMessage()]) == 1
 

@@ -1,0 +1,168 @@
+"""The delivery queue: one queued operation (:class:`_Op`), its states, and the worker's shared
+state (:class:`_WorkerState`: the ready queue, the retry heap, the unfinished operations in
+submission order, counters), with what happens when the queue is full and there is no outbox.
+
+The worker is built up in layers: :class:`_WorkerState` here, the outbox side in
+:mod:`helicone_wrap._spill`, the threads in :mod:`helicone_wrap._worker`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any
+
+from ._config import Target
+from ._delivery_settings import Settings
+from ._exceptions import HeliconeDeliveryDropped
+from ._guard import logger
+from ._handle import Delivery, DeliveryStats
+from ._outbox import Outbox
+from ._transport import RestTransport
+
+# Operation states.
+QUEUED, SENDING, DONE, DROPPED, SPILLED = range(5)
+
+
+class _Op:
+    """One write to send: its body, where to, its handle and its progress."""
+
+    __slots__ = (
+        "api_url", "attempts", "body", "created_at", "first_try", "handle", "in_outbox", "kind",
+        "last_exc", "op_id", "request_id", "seq", "state", "target",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        kind: str,
+        request_id: str,
+        body: Any,
+        api_url: str,
+        target: Target | None,
+        created_at: float,
+        handle: Delivery | None,
+        attempts: int = 0,
+        op_id: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.request_id = request_id
+        self.body = body
+        self.api_url = api_url
+        self.target = target
+        self.created_at = created_at
+        self.handle = handle
+        self.attempts = attempts
+        self.op_id = op_id
+        self.in_outbox = op_id is not None
+        self.first_try = 0.0
+        self.seq = 0
+        self.state = QUEUED
+        self.last_exc: BaseException | None = None
+
+
+class _WorkerState:
+    """All per-process delivery state; replaced wholesale after fork and by ``_reset_for_tests``.
+
+    ``on_start`` runs once, when the worker's threads start (the facade registers its exit hook).
+    """
+
+    def __init__(self, settings: Settings, on_start: Callable[[], None]) -> None:
+        self.settings = settings
+        self.on_start = on_start
+        self.token = secrets.token_hex(8)
+        self.lock = threading.Lock()  # queue bookkeeping and counters
+        self.cond = threading.Condition(threading.Lock())  # the retry heap and scheduler wake-ups
+        self.done_cond = threading.Condition(threading.Lock())  # flush waiters
+        self.start_lock = threading.Lock()
+        self.ready: deque[_Op] = deque()
+        self.ready_event = threading.Event()
+        self.heap: list[tuple[float, int, _Op]] = []
+        self.unfinished: OrderedDict[int, _Op] = OrderedDict()
+        self.spills: deque[_Op] = deque()
+        self.deletions: deque[str] = deque()
+        self.spilled_handles: weakref.WeakValueDictionary[str, Delivery] = weakref.WeakValueDictionary()
+        self.next_seq = 1
+        self.wake_flag = False
+        self.flush_waiters = 0
+        self.flush_target = 0
+        self.started = False
+        self.stopping = False
+        self.closing = False
+        self.dropping = False
+        self.outbox_dirty = False  # rows we spilled may still wait, unclaimed, in the outbox
+        self.own_rows = False  # this process has written rows (flush() must look in the outbox)
+        self.unordered = False
+        self.replay_done = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.transport: RestTransport | None = None
+        self.headers: dict[tuple[str, str | None], dict[str, str]] = {}
+        self.outbox: Outbox | None = None
+        self.counts = {"queued": 0, "delivered": 0, "failed": 0, "retried": 0, "dropped": 0, "spilled": 0, "replayed": 0}
+
+    def stats(self) -> DeliveryStats:
+        with self.lock:
+            return DeliveryStats(**self.counts, pending=len(self.unfinished) + len(self.spills))
+
+    def _flag(self, name: str) -> bool:
+        # Flags are flipped by other threads; reading through here keeps re-checks honest for mypy.
+        return bool(getattr(self, name))
+
+    def _wake_scheduler(self) -> None:
+        with self.cond:
+            self.wake_flag = True
+            self.cond.notify()
+
+    def _requeue(self, ops: list[_Op]) -> None:
+        with self.lock:
+            self.unordered = True  # older seqs now sit behind newer ones in `unfinished`
+            for op in ops:
+                op.state = QUEUED
+                self.unfinished[op.seq] = op
+        self.ready.extend(ops)
+        self.ready_event.set()
+
+    # - a full queue with no outbox: drop the oldest waiting operations ---------------------------
+
+    def _pick_victims(self, count: int) -> list[_Op]:
+        victims: list[_Op] = []
+        for seq, op in list(self._oldest(count + self.settings.concurrency * 2)):
+            if op.state == QUEUED:
+                op.state = DROPPED
+                del self.unfinished[seq]
+                victims.append(op)
+                if len(victims) >= count:
+                    break
+        return victims
+
+    def _oldest(self, count: int) -> list[tuple[int, _Op]]:
+        found: list[tuple[int, _Op]] = []
+        for item in self.unfinished.items():
+            found.append(item)
+            if len(found) >= count:
+                break
+        return found
+
+    def _drop(self, victims: list[_Op]) -> None:
+        with self.lock:
+            self.counts["dropped"] += len(victims)
+            first_of_burst = not self.dropping
+            self.dropping = True
+        max_queue = self.settings.max_queue
+        if first_of_burst:
+            logger.warning(
+                "helicone_wrap: the delivery queue is full (max_queue=%d) and no outbox is configured; "
+                "dropping the oldest waiting operations (counted in delivery stats). Configure an outbox "
+                "or a larger max_queue to keep them.",
+                max_queue,
+            )
+        error = HeliconeDeliveryDropped(
+            f"dropped: the delivery queue was full (max_queue={max_queue}) and no outbox is configured; "
+            "raise configure(max_queue=...) or enable the outbox with configure(outbox=...) to keep such operations"
+        )
+        for op in victims:
+            op.body = None
+            if op.handle is not None:
+                op.handle._part_done(error)

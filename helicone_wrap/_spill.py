@@ -1,0 +1,206 @@
+"""The worker's side of the outbox: durable writes, spilling a full queue, replaying saved
+operations, deleting delivered rows, renewing leases, and saving what is left at exit.
+
+The outbox itself (a SQLite file shared by processes) is :class:`helicone_wrap._outbox.Outbox`;
+this layer decides when operations go into it and come back out of it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import _api
+from ._guard import logger, warn_once
+from ._outbox import Outbox, OutboxRow
+from ._queue import SPILLED, _Op, _WorkerState
+
+LEASE = 300.0  # how long a claim on outbox rows lasts without renewal (s)
+_KINDS = frozenset({_api.KIND_PROPERTY, _api.KIND_FEEDBACK, _api.KIND_SCORE})
+
+
+class _OutboxSide(_WorkerState):
+    """The delivery worker's state plus everything that moves operations to and from the outbox."""
+
+    def _outbox(self) -> Outbox | None:
+        if self.outbox is None:
+            path = self.settings.outbox_path()
+            if path is not None:
+                self.outbox = Outbox(path, self.token, busy_timeout=2.0)
+        return self.outbox
+
+    def _outbox_call(self, what: str, work: Callable[[Outbox], Any]) -> Any:
+        box = self._outbox()
+        if box is None:
+            return None
+        try:
+            return work(box)
+        except Exception as exc:
+            warn_once(
+                f"outbox-{what}",
+                "helicone_wrap: the delivery outbox at %s failed (%s: %s); operations are kept in memory only.",
+                box.path,
+                type(exc).__name__,
+                exc,
+            )
+            return None
+
+    def _op_id(self, op: _Op) -> str:
+        if op.op_id is None:
+            op.op_id = f"{self.token}-{op.seq}"
+        return op.op_id
+
+    def _row(self, op: _Op) -> OutboxRow:
+        return OutboxRow(
+            self._op_id(op), op.kind, op.request_id, json.dumps(op.body), op.api_url, op.created_at, op.attempts,
+            self.token, op.seq,
+        )  # fmt: skip
+
+    def _write_durable(self, queued: list[_Op]) -> None:
+        rows = [self._row(op) for op in queued]
+        lease = time.time() + LEASE
+        if self._outbox_call("write", lambda box: box.add(rows, claimed=True, lease_until=lease)) is not None:
+            self.own_rows = True
+            for op in queued:
+                op.in_outbox = True
+
+    def _spill(self, ops: list[_Op], *, synchronous: bool) -> bool:
+        """Move ``ops`` to the outbox (now, or via the scheduler); False when there is no outbox."""
+        if self.settings.outbox is None:
+            return False
+        for op in ops:
+            op.state = SPILLED
+            if op.handle is not None:
+                self.spilled_handles[self._op_id(op)] = op.handle
+        if not synchronous:
+            first_of_burst = not self.dropping
+            self.dropping = True
+            if first_of_burst:
+                warn_once(
+                    "spill",
+                    "helicone_wrap: the delivery queue is full (max_queue=%d); new operations wait in the outbox.",
+                    self.settings.max_queue,
+                )
+            self.spills.extend(ops)
+            self._wake_scheduler()
+            return True
+        rows = [self._row(op) for op in ops]
+        written = self._outbox_call("spill", lambda box: box.add(rows))
+        if written is None:
+            return False
+        with self.lock:
+            self.counts["spilled"] += len(rows)
+        self.outbox_dirty = self.own_rows = True
+        return True
+
+    def _drain_spills(self) -> None:
+        ops: list[_Op] = []
+        while self.spills:
+            try:
+                ops.append(self.spills.popleft())
+            except IndexError:
+                break
+        if ops and not self._spill(ops, synchronous=True):
+            self._requeue(ops)  # the outbox failed: keep them in memory rather than lose them
+
+    def _drain_deletions(self) -> None:
+        ids: list[str] = []
+        while self.deletions:
+            try:
+                ids.append(self.deletions.popleft())
+            except IndexError:
+                break
+        if ids:
+            self._outbox_call("delete", lambda box: box.delete(ids))
+
+    def _replay(self, limit: int) -> int:
+        """Claim up to ``limit`` outbox rows and queue them; returns how many were claimed."""
+        if limit <= 0 or self.settings.outbox is None:
+            return 0
+        path = self.settings.outbox_path()
+        if self.outbox is None and (path is None or not path.exists()):
+            return 0
+        rows = self._outbox_call("claim", lambda box: box.claim(limit, now=time.time(), lease=LEASE)) or []
+        ops: list[_Op] = []
+        rows_kept: list[OutboxRow] = []
+        stale: list[str] = []
+        cutoff = time.time() - self.settings.outbox_max_age
+        for row in rows:
+            if row.kind not in _KINDS:
+                continue  # written by a newer helicone_wrap: leave it (our claim ends at exit)
+            try:
+                body = row.body()
+            except ValueError:
+                stale.append(row.op_id)  # corrupt: nothing we can ever send
+                continue
+            if row.created_at < cutoff:
+                stale.append(row.op_id)
+                continue
+            handle = self.spilled_handles.pop(row.op_id, None)
+            rows_kept.append(row)
+            ops.append(_Op(row.kind, row.request_id, body, row.api_url, None, row.created_at, handle, row.attempts, row.op_id))
+        if stale:
+            warn_once("outbox-stale", "helicone_wrap: discarded %d outbox operations (unreadable, or older than the maximum age).", len(stale))
+            self.deletions.extend(stale)
+        if ops:
+            with self.lock:
+                for op, row in zip(ops, rows_kept, strict=True):
+                    if row.origin == self.token and row.seq is not None and row.seq not in self.unfinished:
+                        op.seq = row.seq  # our own spilled row: keep its place for flush()
+                        self.unordered = True
+                    else:
+                        op.seq = self.next_seq
+                        self.next_seq += 1
+                    self.unfinished[op.seq] = op
+                self.counts["replayed"] += len(ops)
+            self.ready.extend(ops)
+            self.ready_event.set()
+        return len(rows)
+
+    def _renew_leases(self) -> None:
+        lease = time.time() + LEASE
+        self._outbox_call("renew", lambda box: box.renew(lease))
+
+    def _save_at_exit(self, left: list[_Op], deadline: float) -> None:
+        """Write ``left`` (the undelivered operations) to the outbox by ``deadline``, or say they are lost."""
+        if not left and self.outbox is None:
+            return
+        box = self._outbox()
+        if box is None:
+            if left:
+                logger.warning(
+                    "helicone_wrap: %d enrich/feedback/score operations were not delivered before exit and are "
+                    "lost (no outbox configured).",
+                    len(left),
+                )
+            return
+        saved = 0
+        try:
+            rows = [self._row(op) for op in left]
+            for chunk in range(0, len(rows), 10_000):  # stop at the deadline rather than overrun it
+                if chunk and time.monotonic() >= deadline:
+                    break
+                saved += box.add(rows[chunk : chunk + 10_000], timeout=max(0.05, deadline - time.monotonic()))
+            box.release(timeout=max(0.05, deadline - time.monotonic()))
+            ids = list(self.deletions)
+            if ids:
+                box.delete(ids, timeout=max(0.05, deadline - time.monotonic()))
+            with self.lock:
+                self.counts["spilled"] += sum(1 for op in left[:saved] if not op.in_outbox)
+            if saved < len(left):
+                logger.warning(
+                    "helicone_wrap: saved %d of %d undelivered operations to the outbox before the exit "
+                    "deadline; raise configure(exit_timeout=...) to keep them all.",
+                    saved,
+                    len(left),
+                )
+        except Exception as exc:
+            logger.warning(
+                "helicone_wrap: could not save %d undelivered operations to the outbox at %s at exit: %s: %s",
+                len(left),
+                box.path,
+                type(exc).__name__,
+                exc,
+            )

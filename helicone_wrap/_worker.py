@@ -1,0 +1,376 @@
+"""The delivery worker's threads: a scheduler and a small pool of senders, started lazily.
+
+The scheduler thread moves retries whose time has come from the heap to the ready queue, drains
+spills and deletions, replays the outbox and renews leases. The ``concurrency`` sender threads
+(default 4) share one keep-alive connection pool
+(:class:`~helicone_wrap._transport.RestTransport`); each attempt's answer goes through
+:func:`~helicone_wrap._retry_policy.retry_decision` to finish, retry or fail the operation.
+Also here: submission from the caller's thread, ``flush``, the exit path and ``stop``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import _api, _guard
+from ._config import Target, target_for_url
+from ._exceptions import HeliconeAPIError, HeliconeError, HeliconeRequestNotFound
+from ._guard import warn_once
+from ._handle import Delivery
+from ._http import http
+from ._queue import DONE, QUEUED, SENDING, _Op
+from ._retry_policy import Decision, retry_decision
+from ._spill import _OutboxSide
+from ._transport import RestTransport
+
+TICK = 0.2  # scheduler housekeeping period while there is work (s)
+IDLE_TICK = 2.0  # ... and while there is none
+RENEW_EVERY = 60.0
+REPLAY_EVERY = 30.0
+REPLAY_BATCH = 1000
+_BASE_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": _api.USER_AGENT}
+
+_OK_BODY = b'{"data":null,"error":null}'  # Helicone's usual success answer: nothing to parse
+
+
+def _scrub(error: HeliconeAPIError, target: Target) -> HeliconeAPIError:
+    key = target.api_key
+    if key and key in str(error):
+        return type(error)(error.message.replace(key, "<redacted>"), status=error.status)
+    return error
+
+
+class _Worker(_OutboxSide):
+    """The delivery worker: its state and outbox side, plus submission, threads, flush and exit."""
+
+    # - submission (the caller's thread) ----------------------------------------------------------
+
+    def submit(self, kind: str, request_id: str, bodies: Sequence[Any], target: Target) -> Delivery:
+        handle = Delivery(kind, request_id, len(bodies))
+        if not bodies:
+            return handle
+        now = time.time()
+        api_url = target.api_url
+        ops = [_Op(kind, request_id, body, api_url, target, now, handle) for body in bodies]
+        settings = self.settings
+        if self.closing or not self.ensure_started():
+            self._submit_while_closing(ops)
+            return handle
+        victims: list[_Op] = []
+        with self.lock:
+            room = settings.max_queue - len(self.unfinished)
+            for op in ops:
+                op.seq = self.next_seq
+                self.next_seq += 1
+            self.counts["queued"] += len(ops)
+            outbox_on = settings.outbox is not None
+            if room >= len(ops) or not outbox_on:
+                queued, overflow = ops, []
+            else:
+                queued, overflow = ops[: max(room, 0)], ops[max(room, 0) :]
+            for op in queued:
+                self.unfinished[op.seq] = op
+            if not outbox_on and len(self.unfinished) > settings.max_queue:
+                victims = self._pick_victims(len(self.unfinished) - settings.max_queue)
+        if settings.durable and outbox_on:
+            self._write_durable(queued)
+        if overflow and not self._spill(overflow, synchronous=settings.durable):
+            self._requeue(overflow)
+        if victims:
+            self._drop(victims)
+        self.ready.extend(queued)
+        self.ready_event.set()
+        return handle
+
+    def _submit_while_closing(self, ops: list[_Op]) -> None:
+        # After the exit handler ran (or when threads can't start): straight to the outbox.
+        with self.lock:
+            for op in ops:
+                op.seq = self.next_seq
+                self.next_seq += 1
+            self.counts["queued"] += len(ops)
+        if self._spill(ops, synchronous=True):
+            return
+        error = HeliconeError("not sent: the interpreter is exiting and no outbox is configured")
+        for op in ops:
+            if op.handle is not None:
+                op.handle._part_done(error)
+
+    # - threads ---------------------------------------------------------------------------------
+
+    def ensure_started(self) -> bool:
+        if self.started:
+            return True
+        with self.start_lock:
+            if self._flag("started"):
+                return True
+            try:
+                settings = self.settings
+                self.transport = RestTransport(timeout=settings.request_timeout, connections=max(2, settings.concurrency * 2))
+                threads = [threading.Thread(target=self._scheduler_loop, name="helicone-delivery", daemon=True)]
+                threads += [
+                    threading.Thread(target=self._sender_loop, name=f"helicone-delivery-{i}", daemon=True)
+                    for i in range(settings.concurrency)
+                ]
+                for thread in threads:
+                    thread.start()
+                    self.threads.append(thread)
+            except RuntimeError as exc:  # e.g. "can't create new thread at interpreter shutdown"
+                warn_once("start", "helicone_wrap: could not start the delivery worker: %s", exc)
+                self.closing = True
+                return False
+            self.on_start()
+            self.started = True
+        return True
+
+    def _scheduler_loop(self) -> None:
+        try:
+            self._replay(max(0, min(self.settings.max_queue // 2, 10 * REPLAY_BATCH)))
+        except Exception as exc:
+            _guard.internal_error("delivery-replay", exc)
+        finally:
+            self.replay_done.set()
+        now = time.monotonic()
+        next_renew, next_replay = now + RENEW_EVERY, now + REPLAY_EVERY
+        while not self.stopping:
+            try:
+                due: list[_Op] = []
+                with self.cond:
+                    if not self.wake_flag:
+                        busy = self.unfinished or self.spills or self.deletions or self.outbox_dirty
+                        timeout = TICK if busy else IDLE_TICK
+                        if self.heap:
+                            timeout = min(timeout, self.heap[0][0] - time.monotonic())
+                        if timeout > 0:
+                            self.cond.wait(timeout)
+                    self.wake_flag = False
+                    now = time.monotonic()
+                    while self.heap and self.heap[0][0] <= now:
+                        due.append(heapq.heappop(self.heap)[2])
+                ready = [op for op in due if op.state == QUEUED]
+                if ready:
+                    self.ready.extend(ready)
+                    self.ready_event.set()
+                if self._flag("stopping"):
+                    break
+                self._drain_deletions()
+                if self.closing:
+                    continue
+                self._drain_spills()
+                settings = self.settings
+                if self.dropping and len(self.unfinished) < settings.max_queue * 0.9:
+                    self.dropping = False
+                room = settings.max_queue // 2 - len(self.unfinished)
+                if (self.outbox_dirty and room > 0) or now >= next_replay:
+                    claimed = self._replay(min(room, REPLAY_BATCH))
+                    if claimed < min(room, REPLAY_BATCH):
+                        self.outbox_dirty = False
+                    next_replay = now + REPLAY_EVERY
+                if now >= next_renew and self.outbox is not None:
+                    self._renew_leases()
+                    next_renew = now + RENEW_EVERY
+            except Exception as exc:
+                if self._flag("stopping"):
+                    return
+                _guard.internal_error("delivery-scheduler", exc)
+                time.sleep(TICK)
+
+    def _sender_loop(self) -> None:
+        ready, event = self.ready, self.ready_event
+        while not self.stopping:
+            try:
+                op = ready.popleft()
+            except IndexError:
+                event.clear()
+                if not ready:
+                    event.wait(1.0)
+                continue
+            if op.state != QUEUED or self.closing:
+                if self.closing and op.state == QUEUED:
+                    ready.appendleft(op)
+                    time.sleep(0.05)
+                continue
+            op.state = SENDING
+            try:
+                self._attempt(op)
+            except Exception as exc:
+                if self._flag("stopping"):
+                    return
+                _guard.internal_error("delivery-sender", exc)
+                self._finish(op, HeliconeError(f"internal error while sending: {type(exc).__name__}: {exc}"))
+
+    def _attempt(self, op: _Op) -> None:
+        settings = self.settings
+        target = op.target or target_for_url(op.api_url)
+        request = _api.build_write(op.kind, op.request_id, op.body)
+        if op.first_try == 0.0:
+            op.first_try = time.monotonic()
+        cache_key = (target.api_url, target.api_key)
+        headers = self.headers.get(cache_key)
+        if headers is None:
+            headers = self.headers[cache_key] = {**_BASE_HEADERS, **target.auth_headers()}
+        status: int | None = None
+        body: Any = None
+        answer_headers: Mapping[str, str] = {}
+        try:
+            assert self.transport is not None
+            status, content, answer_headers = self.transport.send(
+                request.method, op.api_url, request.path, json.dumps(request.body).encode(), headers
+            )
+            body = None if content == _OK_BODY else _api.decode_body(content)
+        except http.TransportError as exc:
+            op.last_exc = exc
+        op.attempts += 1
+        elapsed = time.monotonic() - op.first_try
+        decision = retry_decision(
+            status, body, answer_headers, op.attempts, elapsed,
+            lag_window=settings.lag_window, max_retries=settings.max_retries,
+            base=settings.backoff_base, cap=settings.backoff_cap,
+        )  # fmt: skip
+        if decision.action == "done":
+            self._finish(op, None)
+        elif decision.action == "retry":
+            self._retry(op, decision.delay)
+        else:
+            self._finish(op, self._failure(op, target, status, body, answer_headers, decision, elapsed))
+
+    def _failure(
+        self,
+        op: _Op,
+        target: Target,
+        status: int | None,
+        body: Any,
+        headers: Mapping[str, str],
+        decision: Decision,
+        elapsed: float,
+    ) -> BaseException:
+        if status is None:
+            error: HeliconeAPIError = _api.connection_error(op.last_exc or OSError("no answer"), op.api_url)
+            error.__cause__ = op.last_exc
+        else:
+            error = _scrub(_api.api_error(status, body, headers), target)
+        gave_up = decision.reason.startswith("gave-up")
+        if gave_up and isinstance(error, HeliconeRequestNotFound):
+            error = HeliconeRequestNotFound(
+                f"{error.message} (still not found after {elapsed:.0f} s and {op.attempts} attempts; "
+                "raise configure(lag_window=...) if Helicone ingests slowly)",
+                status=error.status,
+                body=error.body,
+            )
+        kind = f"{status}" if status is not None else type(op.last_exc).__name__
+        warn_once(
+            f"fail-{kind}",
+            "helicone_wrap: %s for request %s failed%s: %s (further %s failures are not logged)",
+            op.kind,
+            op.request_id,
+            " after retrying" if gave_up else " and is not retried",
+            error,
+            kind,
+        )
+        return error
+
+    def _retry(self, op: _Op, delay: float) -> None:
+        with self.lock:
+            self.counts["retried"] += 1
+        op.state = QUEUED
+        due = time.monotonic() + delay
+        with self.cond:
+            heapq.heappush(self.heap, (due, op.seq, op))
+            if self.heap[0][2] is op:
+                self.wake_flag = True
+                self.cond.notify()
+
+    def _finish(self, op: _Op, error: BaseException | None) -> None:
+        op.state = DONE
+        with self.lock:
+            self.unfinished.pop(op.seq, None)
+            if not self.unfinished:
+                self.unordered = False
+            self.counts["failed" if error is not None else "delivered"] += 1
+            # Wake flush() only when its condition may now hold, not once per operation.
+            wake = self.flush_waiters > 0 and (
+                self.unordered or not self.unfinished or next(iter(self.unfinished)) >= self.flush_target
+            )
+        if op.in_outbox and op.op_id is not None:
+            self.deletions.append(op.op_id)
+        if op.handle is not None:
+            op.handle._part_done(error)
+        if wake:
+            with self.done_cond:
+                self.done_cond.notify_all()
+
+    # - flush, exit, stop -------------------------------------------------------------------------
+
+    def flush(self, timeout: float) -> bool:
+        deadline = time.monotonic() + max(0.0, timeout)
+        path = self.settings.outbox_path()
+        leftovers = self.settings.outbox is not None and path is not None and path.exists()
+        if not self.started and not self.unfinished and not self.spills and not leftovers:
+            return True
+        if not self.closing and self.ensure_started():
+            self.replay_done.wait(max(0.0, deadline - time.monotonic()))
+        with self.lock:
+            target = self.next_seq
+            self.flush_waiters += 1
+            self.flush_target = min(self.flush_target, target) if self.flush_waiters > 1 else target
+        try:
+            while True:
+                if self._flushed(target):
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                with self.done_cond:
+                    self.done_cond.wait(min(remaining, 0.05))
+        finally:
+            with self.lock:
+                self.flush_waiters -= 1
+
+    def _flushed(self, target: int) -> bool:
+        with self.lock:
+            if self.unfinished:
+                oldest = min(self.unfinished) if self.unordered else next(iter(self.unfinished))
+                if oldest < target:
+                    return False
+        if any(op.seq < target for op in list(self.spills)):
+            return False
+        if self.outbox is not None:
+            self._drain_deletions()  # so a flush() followed by a hard exit does not resend delivered rows
+        if not self.own_rows:
+            return True
+        pending = self._outbox_call("check", lambda box: box.has_origin_before(self.token, target))
+        return not pending
+
+    def shutdown(self, timeout: float) -> None:
+        """The exit path: a bounded flush, then everything left goes to the outbox."""
+        start = time.monotonic()
+        deadline = start + max(0.0, timeout)
+        if self.started and not self.closing:
+            # Keep enough of the budget to save what is left (~10 µs per operation, measured).
+            reserve = min(timeout * 0.5, 0.25 + (len(self.unfinished) + len(self.spills)) * 10e-6)
+            self.flush(max(0.0, timeout - reserve))
+        self.closing = True
+        with self.lock:
+            left = [op for op in self.unfinished.values() if op.state in (QUEUED, SENDING)]
+        left += list(self.spills)
+        self.spills.clear()
+        self._save_at_exit(left, deadline)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the threads and close the client and outbox (tests only; exit uses ``shutdown``)."""
+        self.stopping = True
+        self.closing = True
+        self.ready_event.set()
+        self._wake_scheduler()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.transport is not None:
+            self.transport.close()
+        if self.outbox is not None:
+            self.outbox.close(timeout=max(0.1, deadline - time.monotonic()))
