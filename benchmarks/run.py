@@ -26,9 +26,9 @@ from _common import HERE, python_info, versions
 from _variants import PEER_PACKAGES, PEERS
 
 FULL = {
-    "overhead": ["--rounds", "15", "--calls", "150"],
+    "overhead": ["--rounds", "25", "--calls", "200"],
     "peer": ["--rounds", "7", "--calls", "100"],
-    "streaming": ["--rounds", "15", "--streams", "12"],
+    "streaming": ["--rounds", "21", "--streams", "12"],
     "profile": ["--calls", "2000"],
     "memory": ["--sessions", "10000", "--trace-calls", "4000", "--raw-calls", "20000", "--budget-s", "240"],
     "delivery": ["--rounds", "6", "--ops", "3000", "--budget-s", "45"],
