@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _api
 from ._guard import logger, warn_once
@@ -96,22 +97,12 @@ class _OutboxSide(_WorkerState):
         return True
 
     def _drain_spills(self) -> None:
-        ops: list[_Op] = []
-        while self.spills:
-            try:
-                ops.append(self.spills.popleft())
-            except IndexError:
-                break
+        ops = _take_all(self.spills)
         if ops and not self._spill(ops, synchronous=True):
             self._requeue(ops)  # the outbox failed: keep them in memory rather than lose them
 
     def _drain_deletions(self) -> None:
-        ids: list[str] = []
-        while self.deletions:
-            try:
-                ids.append(self.deletions.popleft())
-            except IndexError:
-                break
+        ids = _take_all(self.deletions)
         if ids:
             self._outbox_call("delete", lambda box: box.delete(ids))
 
@@ -204,3 +195,17 @@ class _OutboxSide(_WorkerState):
                 type(exc).__name__,
                 exc,
             )
+
+
+_T = TypeVar("_T")
+
+
+def _take_all(items: deque[_T]) -> list[_T]:
+    """Pop everything from a deque other threads append to, without holding a lock."""
+    taken: list[_T] = []
+    while items:
+        try:
+            taken.append(items.popleft())
+        except IndexError:
+            break
+    return taken
