@@ -27,7 +27,7 @@ from helicone_wrap._http import http
 from helicone_wrap._operations import enrich_request, feedback_request, score_request
 from helicone_wrap._outbox import Outbox, OutboxRow
 
-from .faultserver import FaultServer, closed_port, hang, isolated_delivery, not_found, rate_limited, reply
+from .faultserver import FaultServer, close, closed_port, hang, isolated_delivery, not_found, rate_limited, reply
 
 KEY = "sk-helicone-aaaaaaa-bbbbbbb-ccccccc-ddddddd"
 
@@ -417,6 +417,16 @@ def test_env_proxy_routes_through_the_client(server: FaultServer, monkeypatch: p
     handle = feedback_request(request_id, True, target=Target("http://helicone.invalid", KEY))
     assert handle.wait(10) and handle.ok
     assert server.seen()[0].path == f"http://helicone.invalid/v1/request/{request_id}/feedback"
+
+
+def test_dropped_connection_is_retried_on_a_fresh_one(server: FaultServer, target: Target) -> None:
+    """A server that reads the request and hangs up (a stale keep-alive socket) costs a retry, not the op."""
+    fast()
+    server.when(close(), times=2)
+    handle = feedback_request(rid(), True, target=target)
+    assert handle.wait(10) and handle.ok
+    assert len(server.seen()) == 3
+    assert len(server.client_ports()) >= 2  # the dropped connection was not reused
 
 
 def test_request_carries_host_and_length_like_httpx(server: FaultServer, target: Target) -> None:
