@@ -17,7 +17,11 @@ variant/raw is the figure; its median and spread over rounds are reported, so no
   with the peer's class patches switched off (checked before every raw segment). The peer's
   exporter flush runs inside its timed window; spans emitted are counted where possible.
 
-Usage: ``python benchmarks/bench_overhead.py --mode core [--rounds 15 --calls 150]``
+- ``--processes N``: the rounds are split over N fresh interpreters run one after another and
+  pooled, because one process carries a bias of its own (about ±2% here) that no number of
+  rounds inside it removes; each process's own median is reported too.
+
+Usage: ``python benchmarks/bench_overhead.py --mode core [--rounds 24 --calls 200 --processes 3]``
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import statistics
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -75,21 +82,21 @@ def _noop() -> None:
     return None
 
 
-def _result(api: str, other: Variant, samples: dict[str, list[Sample]], calls: int, leaked: int,
+def _result(api: str, name: str, samples: dict[str, list[Sample]], calls: int, leaked: int,
             extra: dict[str, Any]) -> dict[str, Any]:
     raw_cpu = [s[0] for s in samples["raw"]]
-    var_cpu = [s[0] for s in samples[other.name]]
+    var_cpu = [s[0] for s in samples[name]]
     raw_wall = [s[1] for s in samples["raw"]]
-    var_wall = [s[1] for s in samples[other.name]]
+    var_wall = [s[1] for s in samples[name]]
     return {
-        "bench": "overhead", "api": api, "variant": other.name, "status": "ok", "calls_per_segment": calls,
+        "bench": "overhead", "api": api, "variant": name, "status": "ok", "calls_per_segment": calls,
         "rounds": len(raw_cpu),
         "ratio_cpu": summary([v / r for v, r in zip(var_cpu, raw_cpu, strict=True)]),
         "ratio_wall": summary([v / r for v, r in zip(var_wall, raw_wall, strict=True)]),
         "raw_cpu_us": summary(raw_cpu), "cpu_us": summary(var_cpu),
         "raw_wall_us": summary(raw_wall), "wall_us": summary(var_wall),
         "added_cpu_us": summary([v - r for v, r in zip(var_cpu, raw_cpu, strict=True)]),
-        "spans_per_call": statistics.median(s[2] for s in samples[other.name]) / calls,
+        "spans_per_call": statistics.median(s[2] for s in samples[name]) / calls,
         "raw_segments_with_peer_spans": leaked, **extra,
     }
 
@@ -112,7 +119,10 @@ def measure(base: Variant, others: list[Variant], rounds: int, calls: int, check
 
     def report(api: str, samples: dict[str, list[Sample]], leaked: int) -> None:
         for other in others:
-            emit(_result(api, other, samples, calls, leaked, extra.get(other.name, {})))
+            result = _result(api, other.name, samples, calls, leaked, extra.get(other.name, {}))
+            if KEEP_SAMPLES:
+                result["samples"] = {"raw": samples["raw"], other.name: samples[other.name]}
+            emit(result)
 
     for v in variants * 2:  # warm-up: imports, connection pools, caches
         _sync_segment(v, max(10, calls // 5), checks[v.name])
@@ -142,6 +152,48 @@ def measure(base: Variant, others: list[Variant], rounds: int, calls: int, check
     asyncio.run(run_async())
 
 
+KEEP_SAMPLES = False  # --keep-samples: a child of --processes hands its per-round samples back
+
+
+def in_processes(argv: list[str], processes: int, rounds: int, calls: int) -> None:
+    """Run the measurement in ``processes`` fresh interpreters, one after another, and pool them.
+
+    One process carries a bias of its own (hash seeds, memory layout: the same variant measured in
+    two processes can differ by 2%), which rounds inside it cannot average out. Each child runs
+    its share of the rounds; every round from every child is pooled and summarised as one run, and
+    each child's own median is kept in ``process_medians`` so the between-process spread shows.
+    """
+    share = max(3, -(-rounds // processes))
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for _ in range(processes):
+        child = subprocess.run(
+            [sys.executable, __file__, *argv, "--processes", "1", "--rounds", str(share), "--keep-samples"],
+            capture_output=True, text=True, timeout=900, check=False,
+        )
+        for line in child.stdout.splitlines():
+            if not line.startswith("RESULT "):
+                continue
+            result = json.loads(line[len("RESULT "):])
+            samples = result.pop("samples", None)
+            if samples is None:  # not a per-round result (e.g. the sink counts): pass it on
+                emit(result)
+                continue
+            entry = merged.setdefault((result["api"], result["variant"]), {
+                "first": result, "samples": {name: [] for name in samples}, "leaked": 0, "medians": []})
+            for name, rows in samples.items():
+                entry["samples"][name].extend(tuple(row) for row in rows)
+            entry["leaked"] += result["raw_segments_with_peer_spans"]
+            entry["medians"].append(round(result["ratio_cpu"]["median"], 4))
+        if child.returncode != 0:
+            emit({"bench": "overhead", "status": "failed", "reason": child.stderr[-800:]})
+            return
+    keep = ("block_us", "mode", "headers", "peer_versions", "patched_attrs")
+    for (api, name), entry in merged.items():
+        extra = {k: entry["first"][k] for k in keep if k in entry["first"]}
+        result = _result(api, name, entry["samples"], calls, entry["leaked"], extra)
+        emit({**result, "processes": processes, "process_medians": entry["medians"]})
+
+
 def block_cost(v: Variant, n: int = 20_000) -> float:
     """µs to enter and leave the variant's context block once (not part of the per-call figure)."""
     c0 = cpu_ns()
@@ -156,7 +208,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", default="core", help="core or peer:NAME")
     parser.add_argument("--rounds", type=int, default=env_flag("BENCH_ROUNDS", 15))
     parser.add_argument("--calls", type=int, default=env_flag("BENCH_CALLS", 150))
+    parser.add_argument("--processes", type=int, default=env_flag("BENCH_PROCESSES", 1),
+                        help="split the rounds over this many fresh processes and pool them")
+    parser.add_argument("--keep-samples", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global KEEP_SAMPLES
+    KEEP_SAMPLES = args.keep_samples
+    if args.processes > 1:
+        in_processes(["--mode", args.mode, "--calls", str(args.calls)], args.processes, args.rounds, args.calls)
+        return
 
     with start_server() as server:
         base = raw(server.url)

@@ -124,6 +124,9 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str]]:
                     s = r["ratio_cpu"]
                     absolute = (f"{r['raw_cpu_us']['median']:.0f} → {r['cpu_us']['median']:.0f} µs CPU/call "
                                 f"(+{r['added_cpu_us']['median']:.1f} µs); wall ratio {fmt_ratio(r['ratio_wall'])}")
+                    if r.get("process_medians"):
+                        absolute += (f"; {r['processes']} processes pooled, their medians "
+                                     + " / ".join(f"{m:.3f}" for m in r["process_medians"]))
                     if r["variant"] == "wrapped":
                         table.add(f"Call overhead, {api}: wrap(client) in session+properties, client CPU/call",
                                   label, f"≤ {TARGET_OVERHEAD}×", fmt_ratio(s), fmt_spread(s), fmt_iqr(s),
@@ -376,7 +379,8 @@ def _document(raws: list[dict[str, Any]], md: list[str], summary_lines: list[str
                "api_key=...)` with each segment inside `session(...)` + `properties(...)`; and a control: raw "
                "openai sending the exact Helicone headers a wrapped call sends (captured on the wire) as "
                "`extra_headers`. raw → control is what openai/httpx spend carrying the headers; control → "
-               "wrapped is the wrapper's own code.")
+               "wrapped is the wrapper's own code. The rounds are split over 3 fresh processes run one after "
+               "another and pooled (`--processes 3`): a single process carries a bias of its own of about ±2%.")
     out.append("- **Peers** (`bench_overhead.py --mode peer:NAME`): each peer in its own process with its own raw "
                "baseline in that process. Global class patches (Langfuse, OpenInference) are switched off for "
                "raw segments by restoring the patched class attributes, checked before every raw segment. "

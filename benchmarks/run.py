@@ -26,7 +26,7 @@ from _common import HERE, python_info, versions
 from _variants import PEER_PACKAGES, PEERS
 
 FULL = {
-    "overhead": ["--rounds", "25", "--calls", "200"],
+    "overhead": ["--rounds", "24", "--calls", "200", "--processes", "3"],
     "peer": ["--rounds", "7", "--calls", "100"],
     "streaming": ["--rounds", "21", "--streams", "12"],
     "profile": ["--calls", "2000"],
