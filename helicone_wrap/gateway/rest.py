@@ -274,23 +274,26 @@ class RestApi:
         return _ok(201, await run_in_threadpool(store.count_requests, where, True, False))
 
     def _session_filters(self, body: Mapping[str, Any]) -> tuple[Any, int]:
-        """The combined FilterNode of a session query body, and its timezone difference."""
-        search = _field(body, "search", str, "string", False)
+        """The combined FilterNode of a session query body, and its timezone difference.
+
+        ``search``, ``timeFilter``, ``timezoneDifference`` and ``filter`` are required, as in
+        Helicone's ``SessionQueryParams``: a body that works here works against Helicone too.
+        """
+        search = _field(body, "search", str, "string", True)
         name_equals = _field(body, "nameEquals", str, "string", False)
-        tz = _field(body, "timezoneDifference", (int, float), "number", False) or 0
+        tz = _field(body, "timezoneDifference", (int, float), "number", True)
         if not -1440 <= tz <= 1440:
             raise _Reply(_err(500, "Invalid timezone difference"))
         nodes: list[Any] = []
-        time_filter = _field(body, "timeFilter", dict, "object", False)
-        if time_filter is not None:
-            for name, operator in (("startTimeUnixMs", "gt"), ("endTimeUnixMs", "lt")):
-                value = time_filter.get(name)
-                if not isinstance(value, (int, float)) or isinstance(value, bool):
-                    raise _Reply(
-                        validation_failed(f"requestBody.timeFilter.{name}", "invalid number value", value)
-                    )
-                nodes.append({"request_response_rmt": {"request_created_at": {operator: value}}})
-        user_filter = body.get("filter", "all")
+        time_filter = _field(body, "timeFilter", dict, "object", True)
+        for name, operator in (("startTimeUnixMs", "gt"), ("endTimeUnixMs", "lt")):
+            value = time_filter.get(name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise _Reply(validation_failed(f"requestBody.timeFilter.{name}", "invalid number value", value))
+            nodes.append({"request_response_rmt": {"request_created_at": {operator: value}}})
+        if body.get("filter") is None:
+            raise _Reply(validation_failed("requestBody.filter", "'filter' is required"))
+        user_filter = body["filter"]
         compile_filter(user_filter, "session_where")  # report errors with the caller's own paths
         nodes.append(user_filter)
         if name_equals:

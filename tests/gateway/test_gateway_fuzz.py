@@ -193,12 +193,13 @@ def test_rest_endpoints_never_crash(rest: Any, node: Any, limit: Any) -> None:
     body: dict[str, Any] = {"filter": node}
     if limit is not None:
         body["limit"] = limit
-    for path, ok in (
-        ("/v1/request/query-clickhouse", 201),
-        ("/v1/request/count/query", 201),
-        ("/v1/session/query", 200),
+    session_fields = {"search": "", "timeFilter": {"startTimeUnixMs": 0, "endTimeUnixMs": 4_102_444_800_000}, "timezoneDifference": 0}
+    for path, ok, fields in (
+        ("/v1/request/query-clickhouse", 201, {}),
+        ("/v1/request/count/query", 201, {}),
+        ("/v1/session/query", 200, session_fields),
     ):
-        content = json.dumps(body, allow_nan=True)  # Python's json reads NaN/Infinity: send them too
+        content = json.dumps({**fields, **body}, allow_nan=True)  # Python's json reads NaN/Infinity: send them too
         response = rest.post(path, content=content, headers={"content-type": "application/json"})
         assert response.status_code in (ok, 400, 422, 500), response.text
         payload = response.json()

@@ -56,6 +56,11 @@ def _data(check_data: Any) -> Any:
 UNKNOWN = "11111111-2222-4333-8444-555555555555"
 TIME = {"startTimeUnixMs": 0, "endTimeUnixMs": 4_102_444_800_000}
 
+
+def sessions_body(**fields: Any) -> dict[str, Any]:
+    """A complete session query body (every field Helicone requires), with ``fields`` on top."""
+    return {"search": "", "timeFilter": TIME, "timezoneDifference": 0, "filter": "all", **fields}
+
 # (case, method, path, json body or raw bytes, status, expected body or checker)
 CONFORMANCE: list[tuple[str, str, str, Any, int, Any]] = [
     ("property: success", "PUT", "/v1/request/{known}/property", {"key": "Env", "value": "prod"}, 201, OK),
@@ -283,7 +288,7 @@ CONFORMANCE: list[tuple[str, str, str, Any, int, Any]] = [
         "sessions: bad timezone",
         "POST",
         "/v1/session/query",
-        {"timezoneDifference": 5000},
+        sessions_body(timezoneDifference=5000),
         500,
         {"data": None, "error": "Invalid timezone difference"},
     ),
@@ -291,7 +296,7 @@ CONFORMANCE: list[tuple[str, str, str, Any, int, Any]] = [
         "sessions: bad time filter",
         "POST",
         "/v1/session/query",
-        {"timeFilter": {"endTimeUnixMs": 1}},
+        sessions_body(timeFilter={"endTimeUnixMs": 1}),
         422,
         _validation("requestBody.timeFilter.startTimeUnixMs"),
     ),
@@ -299,19 +304,47 @@ CONFORMANCE: list[tuple[str, str, str, Any, int, Any]] = [
         "sessions: bad filter names the caller's node",
         "POST",
         "/v1/session/query",
-        {
-            "timeFilter": TIME,
-            "search": "x",
-            "filter": {"sessions_request_response_rmt": {"nope": {"equals": 1}}},
-        },
+        sessions_body(search="x", filter={"sessions_request_response_rmt": {"nope": {"equals": 1}}}),
         400,
         _error_contains("filter.sessions_request_response_rmt.nope"),
+    ),
+    (
+        "sessions: search is required",
+        "POST",
+        "/v1/session/query",
+        {"timeFilter": TIME, "timezoneDifference": 0, "filter": "all"},
+        422,
+        _validation("requestBody.search"),
+    ),
+    (
+        "sessions: timeFilter is required",
+        "POST",
+        "/v1/session/query",
+        {"search": "", "timezoneDifference": 0, "filter": "all"},
+        422,
+        _validation("requestBody.timeFilter"),
+    ),
+    (
+        "sessions: timezoneDifference is required",
+        "POST",
+        "/v1/session/query",
+        {"search": "", "timeFilter": TIME, "filter": "all"},
+        422,
+        _validation("requestBody.timezoneDifference"),
+    ),
+    (
+        "sessions: filter is required",
+        "POST",
+        "/v1/session/count",
+        {"search": "", "timeFilter": TIME, "timezoneDifference": 0},
+        422,
+        _validation("requestBody.filter"),
     ),
     (
         "session count",
         "POST",
         "/v1/session/count",
-        {"filter": "all"},
+        sessions_body(),
         200,
         _data(lambda d: set(d) == {"count", "total_cost", "avg_cost", "avg_latency", "avg_requests"}),
     ),
@@ -443,7 +476,7 @@ def test_sessions_group_by_id_and_name(api: Any, client: openai.OpenAI, gw: Gate
     _session_call(client, session, "Plan", user="bob")
     last = _session_call(client, session, "Other")
     gw.store.wait_for(last)
-    rows = api.post("/v1/session/query", json={"search": session}).json()["data"]
+    rows = api.post("/v1/session/query", json=sessions_body(search=session)).json()["data"]
     assert [(r["session_id"], r["session_name"], r["total_requests"]) for r in rows] == [
         (session, "Other", 1),
         (session, "Plan", 2),
@@ -481,7 +514,7 @@ def test_session_search_name_and_aggregate_filters(
     gw.store.wait_for(last)
 
     def ids(body: dict[str, Any]) -> list[str]:
-        return [row["session_id"] for row in api.post("/v1/session/query", json=body).json()["data"]]
+        return [row["session_id"] for row in api.post("/v1/session/query", json=sessions_body(**body)).json()["data"]]
 
     assert ids({"search": marker.upper()}) == [small, big]
     assert ids({"search": marker, "nameEquals": f"Report {marker}"}) == [big]
@@ -492,7 +525,7 @@ def test_session_search_name_and_aggregate_filters(
     ) == [small]
     assert ids({"search": marker, "limit": 1}) == [small]
     assert ids({"search": marker, "offset": 1}) == [big]
-    count = api.post("/v1/session/count", json={"search": marker}).json()["data"]
+    count = api.post("/v1/session/count", json=sessions_body(search=marker)).json()["data"]
     assert count["count"] == 2 and count["avg_requests"] == 2.0
     assert count["avg_cost"] == pytest.approx(count["total_cost"] / 2)
 
@@ -509,7 +542,7 @@ def test_session_time_filter_is_exclusive(api: Any, client: openai.OpenAI, gw: G
     assert at is not None
 
     def found(start: int, end: int) -> bool:
-        body = {"search": session, "timeFilter": {"startTimeUnixMs": start, "endTimeUnixMs": end}}
+        body = sessions_body(search=session, timeFilter={"startTimeUnixMs": start, "endTimeUnixMs": end})
         return bool(api.post("/v1/session/query", json=body).json()["data"])
 
     assert found(at - 1, at + 1)
@@ -521,8 +554,8 @@ def test_session_timezone_difference_shifts_times(api: Any, client: openai.OpenA
     """timezoneDifference (minutes) is added to the reported times, as Helicone does."""
     session = new_id()
     gw.store.wait_for(_session_call(client, session, "TZ"))
-    plain = api.post("/v1/session/query", json={"search": session}).json()["data"][0]["created_at"]
-    shifted = api.post("/v1/session/query", json={"search": session, "timezoneDifference": 60}).json()[
+    plain = api.post("/v1/session/query", json=sessions_body(search=session)).json()["data"][0]["created_at"]
+    shifted = api.post("/v1/session/query", json=sessions_body(search=session, timezoneDifference=60)).json()[
         "data"
     ][0]
     from helicone_wrap.gateway.sql import parse_timestamp_ms
