@@ -27,7 +27,16 @@ from helicone_wrap._http import http
 from helicone_wrap._operations import enrich_request, feedback_request, score_request
 from helicone_wrap._outbox import Outbox, OutboxRow
 
-from .faultserver import FaultServer, close, closed_port, hang, isolated_delivery, not_found, rate_limited, reply
+from .faultserver import (
+    FaultServer,
+    close,
+    closed_port,
+    hang,
+    isolated_delivery,
+    not_found,
+    rate_limited,
+    reply,
+)
 
 KEY = "sk-helicone-aaaaaaa-bbbbbbb-ccccccc-ddddddd"
 
