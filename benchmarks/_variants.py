@@ -148,20 +148,31 @@ def raw(base_url: str) -> Variant:
     )
 
 
-def wrapped(base_url: str, **wrap_kwargs: Any) -> Variant:
+#: What each wrapped variant runs inside, and so how many Helicone headers a call carries.
+WRAPPED_CONTEXTS = {
+    "wrapped": "session + properties (7 headers: auth, request id, session id/path/name, 2 properties)",
+    "wrapped-session": "session only (5 headers: auth, request id, session id/path/name)",
+    "wrapped-bare": "no context (2 headers: auth, request id)",
+}
+
+
+def wrapped(base_url: str, *, name: str = "wrapped", **wrap_kwargs: Any) -> Variant:
+    """``wrap(client)``; ``name`` picks the context its segments run in (see WRAPPED_CONTEXTS)."""
     import openai
 
     from helicone_wrap import properties, session, wrap
 
     def block() -> contextlib.AbstractContextManager[Any]:
         stack = contextlib.ExitStack()
-        stack.enter_context(session("bench", path="/bench"))
-        stack.enter_context(properties(environment="bench", variant="wrapped"))
+        if name != "wrapped-bare":
+            stack.enter_context(session("bench", path="/bench"))
+        if name == "wrapped":
+            stack.enter_context(properties(environment="bench", variant="wrapped"))
         return stack
 
     kwargs: dict[str, Any] = {"base_url": base_url, "api_key": "sk-helicone-bench", **wrap_kwargs}
     return Variant(
-        "wrapped",
+        name,
         wrap(openai.OpenAI(base_url=base_url + "/v1", api_key="sk-bench", max_retries=0), **kwargs),
         wrap(openai.AsyncOpenAI(base_url=base_url + "/v1", api_key="sk-bench", max_retries=0), **kwargs),
         block=block,
