@@ -37,6 +37,9 @@ REQUEST_ID = "Helicone-Request-Id"
 PROPERTY_PREFIX = "Helicone-Property-"
 AUTH = "Helicone-Auth"
 RESPONSE_ID = "helicone-id"
+#: The two id headers as httpx keeps them in its header list: lowercased ASCII bytes.
+REQUEST_ID_LOWER = REQUEST_ID.lower().encode("ascii")
+RESPONSE_ID_LOWER = RESPONSE_ID.lower().encode("ascii")
 
 
 def check_text(value: object, what: str) -> str:
@@ -162,7 +165,7 @@ def find_header(headers: Any, lower_name: bytes) -> str | None:
         return value
     for item in reversed(items):
         if item[1] == lower_name:
-            return bytes(item[2]).decode("latin-1")
+            return item[2].decode("latin-1")  # type: ignore[no-any-return]
     return None
 
 

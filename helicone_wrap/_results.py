@@ -70,16 +70,12 @@ def attach(obj: Any, request_id: str, target: Target | None) -> Any:
 
 def id_from_response(response: Any) -> str | None:
     """The Helicone id of an HTTP response: the ``helicone-id`` header, else the id we sent."""
-    return _headers.find_header(response.headers, _RESPONSE_ID_LOWER) or sent_id(response.request) or None
+    return _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request) or None
 
 
 def sent_id(request: Any) -> str | None:
     """The ``Helicone-Request-Id`` an HTTP request carried (ours is the last header we appended)."""
-    return _headers.find_header(request.headers, _REQUEST_ID_LOWER)
-
-
-_RESPONSE_ID_LOWER = _headers.RESPONSE_ID.lower().encode("ascii")
-_REQUEST_ID_LOWER = _headers.REQUEST_ID.lower().encode("ascii")
+    return _headers.find_header(request.headers, _headers.REQUEST_ID_LOWER)
 
 
 class AttachId:

@@ -15,7 +15,6 @@ the only other attribute changed, and ``unwrap`` puts it back.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -111,12 +110,9 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
 # ---------------------------------------------------------------------------------------------
 # Per-call helpers shared by the sync and async hooks (pure apart from reading the context).
 
-_REQUEST_ID_LOWER = _headers.REQUEST_ID.lower().encode()
-_RESPONSE_ID_LOWER = _headers.RESPONSE_ID.lower().encode()
+_REQUEST_ID_LOWER = _headers.REQUEST_ID_LOWER
 _REQUEST_ID_NAME = _headers.REQUEST_ID.encode()
 _HELICONE_LOWER = b"helicone-"
-_HELICONE_AFTER_NEWLINE = b"\n" + _HELICONE_LOWER
-_LOWER_NAME = operator.itemgetter(1)
 
 
 def _with_headers(request: Any, state: _State) -> None:
@@ -138,15 +134,13 @@ def _with_headers(request: Any, state: _State) -> None:
         if _headers.REQUEST_ID not in headers:
             headers[_headers.REQUEST_ID] = rid.decode()
         return
-    # Usually no Helicone header was set by hand: one C-level scan over the names says so.
-    names = b"\n".join(map(_LOWER_NAME, items))
-    if not (names.startswith(_HELICONE_LOWER) or _HELICONE_AFTER_NEWLINE in names):
+    explicit = {item[1] for item in items if item[1].startswith(_HELICONE_LOWER)}
+    if not explicit:
         items.extend(state.wire_static)
         items.extend(ctx_wire)
         items.extend(auth)
         items.append((_REQUEST_ID_NAME, _REQUEST_ID_LOWER, rid))
         return
-    explicit = {item[1] for item in items if item[1].startswith(_HELICONE_LOWER)}
     items.extend(h for h in (*state.wire_static, *ctx_wire, *auth) if h[1] not in explicit)
     if _REQUEST_ID_LOWER not in explicit:
         items.append((_REQUEST_ID_NAME, _REQUEST_ID_LOWER, rid))
@@ -155,7 +149,7 @@ def _with_headers(request: Any, state: _State) -> None:
 def _with_post_parser(kwargs: dict[str, Any], state: _State) -> None:
     response = kwargs["response"]
     sent = sent_id(response.request)
-    answered = _headers.find_header(response.headers, _RESPONSE_ID_LOWER)
+    answered = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER)
     request_id = answered or sent
     if not request_id:
         return
