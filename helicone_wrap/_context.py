@@ -49,6 +49,8 @@ class HeliconeContext:
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY_PROPS, repr=False, compare=False)
     #: The same headers as ``(name, lowercased name, value)`` bytes, ready for the wire.
     wire: tuple[tuple[bytes, bytes, bytes], ...] = field(default=(), repr=False, compare=False)
+    #: The lowercased names in ``wire``.
+    wire_names: frozenset[bytes] = field(default=frozenset(), repr=False, compare=False)
 
 
 def _snapshot(
@@ -59,9 +61,10 @@ def _snapshot(
     user_id: str | None,
 ) -> HeliconeContext:
     headers = _headers.context_headers(session_id, session_name, session_path, properties, user_id)
+    wire = _headers.wire_form(headers)
     return HeliconeContext(
         session_id, session_name, session_path, properties, user_id, MappingProxyType(headers),
-        _headers.wire_form(headers),
+        wire, frozenset(lower for _name, lower, _value in wire),
     )
 
 

@@ -78,29 +78,38 @@ def sent_id(request: Any) -> str | None:
     return _headers.find_header(request.headers, _headers.REQUEST_ID_LOWER)
 
 
-class AttachId:
+class AttachId(ResultHandle):
     """An ``options.post_parser`` that runs the original post-parser, then attaches the id.
 
     openai applies ``post_parser`` to every parsed result, including the ones that
     ``with_raw_response(...).parse()`` produces later, so one seam covers every result shape.
+    It is itself the :class:`ResultHandle` whose methods go on the results (and it pickles as
+    a plain one), so attaching costs no further objects beyond the three bound methods.
     """
 
-    __slots__ = ("inner", "request_id", "target")
+    __slots__ = ("inner",)
     inner: Any
-    request_id: str
-    target: Target | None
 
     def __init__(self, inner: Any, request_id: str, target: Target | None) -> None:
-        self.inner = inner.inner if isinstance(inner, AttachId) else inner
-        self.request_id = request_id
+        self.id = request_id
         self.target = target
+        if type(inner) is AttachId:
+            inner = inner.inner
+        self.inner = inner if callable(inner) else None
 
     def __call__(self, parsed: Any) -> Any:
-        inner: Any = self.inner
-        if callable(inner):
+        inner = self.inner
+        if inner is not None:
             parsed = inner(parsed)
         try:
-            attach(parsed, self.request_id, self.target)
+            data = parsed.__dict__
+        except AttributeError:  # e.g. str or bytes results: nothing to attach to
+            return parsed
+        try:
+            data[ID_ATTR] = self.id
+            data["enrich"] = self.enrich
+            data["feedback"] = self.feedback
+            data["score"] = self.score
         except Exception as exc:
             _guard.internal_error("attach-id", exc)
         return parsed

@@ -1,16 +1,17 @@
 """``wrap``/``unwrap``: route one openai client instance through Helicone, reversibly.
 
-Two hooks that every call shape passes through, in openai 1.x, 2.x and 3.x alike, are wrapped
-on the *instance* with ``wrapt`` (never on the class, so other clients are untouched):
+Two methods that every call shape passes through, in openai 1.x, 2.x and 3.x alike, are
+overridden on the *instance* (never on the class, so other clients are untouched):
 
-- ``_prepare_request``: per attempt, appends the static, context and auth headers plus a fresh
-  uuid4 ``Helicone-Request-Id`` to the built request (headers the user set win). The key goes
-  only to the gateway's origin, and never passes through openai's DEBUG log of request options;
+- ``_build_request``: per attempt, appends the static, context and auth headers plus a fresh
+  uuid4 ``Helicone-Request-Id`` to the built request (headers the user set win). It runs before
+  openai's ``_prepare_request``, so anything that signs or inspects the request sees them. The
+  key goes only to the gateway's origin, and never passes through openai's DEBUG log of options;
 - ``_process_response``: reads the id (``helicone-id`` header, else the one we sent) and
   installs a post-parser that attaches it to whatever gets parsed, now or later.
 
-``copy()``/``with_options()`` are wrapped too, so derived clients stay wrapped. ``base_url`` is
-the only other attribute changed, and ``unwrap`` puts it back.
+``copy()``/``with_options()`` are wrapped too (with ``wrapt``), so derived clients stay wrapped.
+``base_url`` is the only other attribute changed, and ``unwrap`` puts it back.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from ._routing import Route, plan_route
 ClientT = TypeVar("ClientT", bound="openai.OpenAI | openai.AsyncOpenAI")
 
 STATE_ATTR = "_helicone_wrap_state"
-_HOOKS = ("_prepare_request", "_process_response", "copy", "with_options")
+_HOOKS = ("_build_request", "_process_response", "copy", "with_options")
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,10 @@ class _State:
     original_base_url: Any
     target: Target
     wire_static: tuple[_headers.WireHeader, ...]
+    static_names: frozenset[bytes]
     wire_auth: tuple[_headers.WireHeader, ...] = field(repr=False)
-    gateway_netloc: Any
+    gateway_host: str
+    gateway_port: int | None
     options: dict[str, Any] = field(repr=False)
 
     def __repr__(self) -> str:  # the key never shows
@@ -96,13 +99,17 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
     from ._http import http
 
     static = _static_headers(route, options.get("properties"), options.get("user_id"), options.get("headers"))
+    wire_static = _headers.wire_form(static)
+    gateway_url = http.URL(route.base_url)
     return _State(
         route=route,
         original_base_url=original_base_url,
         target=target,
-        wire_static=_headers.wire_form(static),
+        wire_static=wire_static,
+        static_names=frozenset(lower for _name, lower, _value in wire_static),
         wire_auth=_headers.wire_form({_headers.AUTH: f"Bearer {api_key}"}) if api_key else (),
-        gateway_netloc=http.URL(route.base_url).netloc,
+        gateway_host=gateway_url.host,
+        gateway_port=gateway_url.port,
         options=options,
     )
 
@@ -113,6 +120,7 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
 _REQUEST_ID_LOWER = _headers.REQUEST_ID_LOWER
 _REQUEST_ID_NAME = _headers.REQUEST_ID.encode()
 _HELICONE_LOWER = b"helicone-"
+_LOWER_NAME = _headers.LOWER_NAME
 
 
 def _with_headers(request: Any, state: _State) -> None:
@@ -122,39 +130,41 @@ def _with_headers(request: Any, state: _State) -> None:
     pre-encoded: going through ``options.headers`` instead makes openai and httpx re-validate
     each of them several times per call, which costs more than everything else we do.
     """
-    ctx_wire = _CURRENT.get().wire
-    rid = _headers.new_request_id().encode()
-    auth = state.wire_auth if request.url.netloc == state.gateway_netloc else ()
+    ctx = _CURRENT.get()
+    static = state.wire_static
+    if ctx.wire and not state.static_names.isdisjoint(ctx.wire_names):
+        # A context block sets a property or user id the client was wrapped with: the block wins.
+        static = tuple(h for h in static if h[1] not in ctx.wire_names)
+    url = request.url
+    auth = state.wire_auth if url.host == state.gateway_host and url.port == state.gateway_port else ()
+    request_id = (_REQUEST_ID_NAME, _REQUEST_ID_LOWER, _headers.take_request_id())
     headers = request.headers
     items = getattr(headers, "_list", None)
     if type(items) is not list:  # pragma: no cover - a future httpx without the internal list
-        for name, _lower, value in (*state.wire_static, *ctx_wire, *auth):
+        for name, _lower, value in (*static, *ctx.wire, *auth, request_id):
             if name.decode() not in headers:
                 headers[name.decode()] = value.decode()
-        if _headers.REQUEST_ID not in headers:
-            headers[_headers.REQUEST_ID] = rid.decode()
         return
-    explicit = {item[1] for item in items if item[1].startswith(_HELICONE_LOWER)}
-    if not explicit:
-        items.extend(state.wire_static)
-        items.extend(ctx_wire)
+    # httpx works out the headers' text encoding on first use by decoding every header. Ours
+    # are ASCII and cannot change the outcome, so let it look at the user's headers only.
+    headers.encoding  # noqa: B018
+    # Usually no Helicone header is set by hand: one C-level pass over the names says so.
+    if _HELICONE_LOWER not in b"\n".join(map(_LOWER_NAME, items)):
+        items.extend(static)
+        items.extend(ctx.wire)
         items.extend(auth)
-        items.append((_REQUEST_ID_NAME, _REQUEST_ID_LOWER, rid))
+        items.append(request_id)
         return
-    items.extend(h for h in (*state.wire_static, *ctx_wire, *auth) if h[1] not in explicit)
-    if _REQUEST_ID_LOWER not in explicit:
-        items.append((_REQUEST_ID_NAME, _REQUEST_ID_LOWER, rid))
+    explicit = set(map(_LOWER_NAME, items))
+    items.extend(h for h in (*static, *ctx.wire, *auth, request_id) if h[1] not in explicit)
 
 
 def _with_post_parser(kwargs: dict[str, Any], state: _State) -> None:
     response = kwargs["response"]
-    sent = sent_id(response.request)
-    answered = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER)
-    request_id = answered or sent
+    # The gateway's id wins: Helicone replaces a request id that is not a uuid.
+    request_id = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
     if not request_id:
         return
-    if answered and sent and sent != answered:
-        _guard.logger.debug("Helicone replaced request id %s with %s", sent, answered)
     # A plain dict write: pydantic's __setattr__ on the options costs more than this whole hook.
     fields = kwargs["options"].__dict__
     fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target)
@@ -166,59 +176,64 @@ def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
     if "http_response" in getattr(result, "__dict__", ()):
         post_parser = kwargs["options"].__dict__.get("post_parser")
         if isinstance(post_parser, AttachId):
-            attach(result, post_parser.request_id, post_parser.target)
+            attach(result, post_parser.id, post_parser.target)
 
 
 # ---------------------------------------------------------------------------------------------
-# The hooks: sync and async twins side by side.
+# The per-call hooks: plain closures stored on the instance, over the instance's own bound
+# methods. (wrapt's generic dispatch cost more per call than the hooks' own work; the public
+# copy()/with_options() keep wrapt's transparent wrappers.) ``_build_request`` is a sync method
+# on both clients, so one hook serves both; ``_process_response`` has sync and async twins.
 
 
-def _sync_hooks(state: _State) -> dict[str, Any]:
-    def prepare_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        result = wrapped(*args, **kwargs)
+def _build_hook(client: Any, state: _State) -> Any:
+    build = client._build_request
+
+    def _build_request(*args: Any, **kwargs: Any) -> Any:
+        request = build(*args, **kwargs)
         try:
-            _with_headers(args[0] if args else kwargs["request"], state)
+            _with_headers(request, state)
         except Exception as exc:
-            _guard.internal_error("prepare-request", exc)
-        return result
+            _guard.internal_error("build-request", exc)
+        return request
 
-    def process_response(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    return _build_request
+
+
+def _sync_process_hook(client: Any, state: _State) -> Any:
+    process = client._process_response
+
+    def _process_response(*args: Any, **kwargs: Any) -> Any:
         try:
             _with_post_parser(kwargs, state)
         except Exception as exc:
             _guard.internal_error("process-response", exc)
-        result = wrapped(*args, **kwargs)
+        result = process(*args, **kwargs)
         try:
             _attach_raw(result, kwargs)
         except Exception as exc:
             _guard.internal_error("process-response", exc)
         return result
 
-    return {"_prepare_request": prepare_request, "_process_response": process_response}
+    return _process_response
 
 
-def _async_hooks(state: _State) -> dict[str, Any]:
-    async def prepare_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        result = await wrapped(*args, **kwargs)
-        try:
-            _with_headers(args[0] if args else kwargs["request"], state)
-        except Exception as exc:
-            _guard.internal_error("prepare-request", exc)
-        return result
+def _async_process_hook(client: Any, state: _State) -> Any:
+    process = client._process_response
 
-    async def process_response(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    async def _process_response(*args: Any, **kwargs: Any) -> Any:
         try:
             _with_post_parser(kwargs, state)
         except Exception as exc:
             _guard.internal_error("process-response", exc)
-        result = await wrapped(*args, **kwargs)
+        result = await process(*args, **kwargs)
         try:
             _attach_raw(result, kwargs)
         except Exception as exc:
             _guard.internal_error("process-response", exc)
         return result
 
-    return {"_prepare_request": prepare_request, "_process_response": process_response}
+    return _process_response
 
 
 def _copy_hook(state: _State) -> Any:
@@ -241,10 +256,10 @@ def _copy_hook(state: _State) -> Any:
 
 
 def _install(client: Any, state: _State) -> None:
-    hooks = _async_hooks(state) if isinstance(client, openai.AsyncOpenAI) else _sync_hooks(state)
+    process_hook = _async_process_hook if isinstance(client, openai.AsyncOpenAI) else _sync_process_hook
     client.base_url = state.route.base_url
-    for name, hook in hooks.items():
-        wrapt.wrap_function_wrapper(client, name, hook)
+    client.__dict__["_build_request"] = _build_hook(client, state)
+    client.__dict__["_process_response"] = process_hook(client, state)
     copy_hook = _copy_hook(state)
     wrapt.wrap_function_wrapper(client, "copy", copy_hook)
     wrapt.wrap_function_wrapper(client, "with_options", copy_hook)

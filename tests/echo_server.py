@@ -120,7 +120,11 @@ class EchoServer:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else {}
-                headers = {k.lower(): v for k, v in self.headers.items()}
+                # A header sent twice reads as "a, b", as it does in Helicone's worker (fetch Headers).
+                headers: dict[str, str] = {}
+                for name, value in self.headers.items():
+                    key = name.lower()
+                    headers[key] = f"{headers[key]}, {value}" if key in headers else value
                 sent = headers.get("helicone-request-id", "")
                 hid = sent if _UUID.fullmatch(sent) and headers.get("x-test-replace-id") != "1" else str(uuid.uuid4())
                 with server._lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -68,6 +70,43 @@ def test_request_ids_are_uuid4_and_v7_would_be_rejected() -> None:
     """Our ids pass Helicone's v1-v5 regex; a uuid7-looking id would not."""
     assert is_valid_request_id(new_request_id())
     assert not is_valid_request_id("01890a5d-ac96-774b-bcce-b302099a8057")
+
+
+def test_pooled_request_ids_are_distinct_canonical_uuid4s() -> None:
+    """Ids from the bulk pool read back through uuid.UUID unchanged: version 4, RFC 4122, unique."""
+    import uuid
+
+    from helicone_wrap._headers import take_request_id
+
+    ids = [take_request_id() for _ in range(1000)]  # several refills of the pool
+    assert len(set(ids)) == len(ids)
+    for raw in ids:
+        parsed = uuid.UUID(raw.decode("ascii"))
+        assert str(parsed).encode() == raw
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert is_valid_request_id(raw.decode())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_forked_child_does_not_replay_the_parents_pooled_ids() -> None:
+    """After fork the child draws fresh ids, not the ones left in the parent's pool."""
+    from helicone_wrap import _headers
+
+    _headers.take_request_id()  # the pool now holds unused ids
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids and leave at once
+        try:
+            os.write(write, b"".join(_headers.take_request_id() for _ in range(5)))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    parent = b"".join(_headers.take_request_id() for _ in range(5))
+    assert len(child) == len(parent) == 5 * 36
+    assert child != parent
 
 
 def test_find_header_reads_httpx_headers_by_lowercased_name() -> None:

@@ -186,6 +186,16 @@ async def test_explicit_extra_headers_win_over_context(driver: Driver, backend: 
     assert result.helicone_id == "0d7c5b8e-2f3a-4c1d-9e8f-7a6b5c4d3e2f"
 
 
+async def test_client_default_headers_win_over_context(driver: Driver, backend: Any) -> None:
+    """A Helicone header in the client's default_headers beats the context's, sent once."""
+    client = wrapped(driver, backend).with_options(default_headers={"Helicone-Session-Name": "fixed"})
+    with session("S"):
+        result = await driver.call(client.chat.completions.create, model="m", messages=MESSAGES)
+    seen = backend.by_id(result.helicone_id)
+    assert seen.headers["helicone-session-name"] == "fixed"
+    assert "," not in seen.headers["helicone-session-id"]
+
+
 async def test_result_types_are_unchanged(driver: Driver, backend: Any) -> None:
     """isinstance, model_dump(_json), repr, equality, pickling and deepcopy match an unwrapped call."""
     echo = backend
@@ -240,8 +250,9 @@ async def test_copies_stay_wrapped_and_other_clients_untouched(driver: Driver, b
     assert not any(k.startswith(CONTEXT_HEADERS) for k in echo.last().headers)
     # No openai class was patched: a fresh class attribute lookup gives openai's own function.
     for cls in (openai.OpenAI, openai.AsyncOpenAI):
-        for name in ("_prepare_options", "_prepare_request", "_process_response", "copy"):
-            assert not hasattr(getattr(cls, name), "__wrapped__")
+        for name in ("_prepare_options", "_build_request", "_process_response", "copy"):
+            function = getattr(cls, name)
+            assert function.__module__.startswith("openai.") and not hasattr(function, "__wrapped__")
 
 
 async def test_upstream_errors_reach_the_user_unchanged(driver: Driver, backend: Any) -> None:
@@ -278,16 +289,16 @@ async def test_internal_fault_is_logged_once_and_call_succeeds(
     internal_errors.expected = True
     from helicone_wrap import _headers
 
-    def broken() -> str:
+    def broken() -> bytes:
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(_headers, "new_request_id", broken)
+    monkeypatch.setattr(_headers, "take_request_id", broken)
     client = wrapped(driver, echo)
     with caplog.at_level(logging.WARNING, logger="helicone_wrap"):
         for _ in range(3):
             result = await driver.call(client.chat.completions.create, model="m", messages=MESSAGES)
             assert result.choices[0].message.content
-    assert [kind for kind, _ in internal_errors] == ["prepare-request"] * 3
+    assert [kind for kind, _ in internal_errors] == ["build-request"] * 3
     assert len([r for r in caplog.records if "injected fault" in r.getMessage()]) == 1
 
 
