@@ -159,24 +159,36 @@ def _with_headers(request: Any, state: _State) -> None:
     items.extend(h for h in (*static, *ctx.wire, *auth, request_id) if h[1] not in explicit)
 
 
-def _with_post_parser(kwargs: dict[str, Any], state: _State) -> None:
+def _with_post_parser(kwargs: dict[str, Any], state: _State) -> bool:
+    """Install the post-parser that puts this response's id on what gets parsed from it.
+
+    Returns True when the call hands back the response object itself (``with_raw_response``,
+    ``with_streaming_response``): openai marks those calls with a header in ``options.headers``,
+    and the hook then attaches the id to that object too.
+    """
     response = kwargs["response"]
     # The gateway's id wins: Helicone replaces a request id that is not a uuid.
     request_id = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
     if not request_id:
-        return
+        return False
+    options = kwargs["options"]
     # A plain dict write: pydantic's __setattr__ on the options costs more than this whole hook.
-    fields = kwargs["options"].__dict__
+    fields = options.__dict__
     fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target)
+    extra = options.headers
+    return bool(extra) and _RAW_RESPONSE_HEADER in extra
 
 
 def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
-    # with_raw_response / with_streaming_response return the response object itself. (Probe the
+    # The response object itself came back: it gets the id the post-parser carries. (Probe the
     # instance dict: hasattr() on a pydantic model takes its slow __getattr__ miss path.)
     if "http_response" in getattr(result, "__dict__", ()):
         post_parser = kwargs["options"].__dict__.get("post_parser")
         if isinstance(post_parser, AttachId):
             attach(result, post_parser.id, post_parser.target)
+
+
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # openai's RAW_RESPONSE_HEADER, in every major
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,14 +217,16 @@ def _sync_process_hook(client: Any, state: _State) -> Any:
 
     def _process_response(*args: Any, **kwargs: Any) -> Any:
         try:
-            _with_post_parser(kwargs, state)
+            raw = _with_post_parser(kwargs, state)
         except Exception as exc:
             _guard.internal_error("process-response", exc)
+            raw = False
         result = process(*args, **kwargs)
-        try:
-            _attach_raw(result, kwargs)
-        except Exception as exc:
-            _guard.internal_error("process-response", exc)
+        if raw:
+            try:
+                _attach_raw(result, kwargs)
+            except Exception as exc:
+                _guard.internal_error("process-response", exc)
         return result
 
     return _process_response
@@ -221,19 +235,28 @@ def _sync_process_hook(client: Any, state: _State) -> Any:
 def _async_process_hook(client: Any, state: _State) -> Any:
     process = client._process_response
 
-    async def _process_response(*args: Any, **kwargs: Any) -> Any:
+    # A plain function: openai awaits what it returns, so the common case hands back openai's
+    # own coroutine untouched and only raw-response calls pay for a coroutine of ours.
+    def _process_response(*args: Any, **kwargs: Any) -> Any:
         try:
-            _with_post_parser(kwargs, state)
+            raw = _with_post_parser(kwargs, state)
         except Exception as exc:
             _guard.internal_error("process-response", exc)
-        result = await process(*args, **kwargs)
-        try:
-            _attach_raw(result, kwargs)
-        except Exception as exc:
-            _guard.internal_error("process-response", exc)
-        return result
+            raw = False
+        if raw:
+            return _attach_raw_when_done(process(*args, **kwargs), kwargs)
+        return process(*args, **kwargs)
 
     return _process_response
+
+
+async def _attach_raw_when_done(pending: Any, kwargs: dict[str, Any]) -> Any:
+    result = await pending
+    try:
+        _attach_raw(result, kwargs)
+    except Exception as exc:
+        _guard.internal_error("process-response", exc)
+    return result
 
 
 def _copy_hook(state: _State) -> Any:
