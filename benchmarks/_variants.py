@@ -211,6 +211,28 @@ def headers_only(base_url: str) -> Variant:
     return variant
 
 
+def headers_floor(base_url: str) -> Variant:
+    """Floor: raw openai with the same Helicone headers appended, pre-encoded, by a one-line hook.
+
+    No context lookup, no request ids, nothing attached to results: only what carrying these
+    headers through this openai/httpx/h11 costs. No wrapper that sends them can cost less, so
+    the gap headers-floor -> wrapped is the wrapper's own code.
+    """
+    wire = [(k.encode(), k.lower().encode(), v.encode()) for k, v in helicone_headers(base_url).items()]
+    variant = raw(base_url)
+    variant.name = "headers-floor"
+    for client in (variant.sync, variant.aio):
+        build = client._build_request
+
+        def append(*args: Any, _build: Any = build, **kwargs: Any) -> Any:
+            request = _build(*args, **kwargs)
+            request.headers._list.extend(wire)
+            return request
+
+        client.__dict__["_build_request"] = append
+    return variant
+
+
 def _in_memory_exporter() -> Any:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 

@@ -12,8 +12,10 @@ variant/raw is the figure; its median and spread over rounds are reported, so no
 
 - ``--mode core``: ``wrap(client)`` (gateway = the loopback server, a Helicone key set so the
   ``Helicone-Auth`` path runs) with every segment inside ``session(...)`` + ``properties(...)``;
-  the headers-only control; and two lighter wrapped variants (session only, no context) that
-  show how the cost scales with the number of Helicone headers a call carries.
+  the headers-only control (the same headers as ``extra_headers``); the headers floor (the same
+  headers appended pre-encoded by a one-line hook: what carrying them costs, with no wrapper
+  logic at all); and two lighter wrapped variants (session only, no context) that show how the
+  cost scales with the number of Helicone headers a call carries.
 - ``--mode peer:NAME``: one peer (see ``_variants.py``), in its own process so that global
   patchers cannot leak into other measurements; the raw baseline is measured in the same process
   with the peer's class patches switched off (checked before every raw segment). The peer's
@@ -41,7 +43,17 @@ from collections.abc import Callable
 from typing import Any
 
 from _common import MESSAGES, MODEL, cpu_ns, emit, env_flag, start_server, summary, versions
-from _variants import PEER_MODES, PEER_PACKAGES, WRAPPED_CONTEXTS, Variant, headers_only, peer, raw, wrapped
+from _variants import (
+    PEER_MODES,
+    PEER_PACKAGES,
+    WRAPPED_CONTEXTS,
+    Variant,
+    headers_floor,
+    headers_only,
+    peer,
+    raw,
+    wrapped,
+)
 
 Sample = tuple[float, float, int]  # cpu µs/call, wall µs/call, spans emitted
 
@@ -229,12 +241,14 @@ def main(argv: list[str] | None = None) -> None:
             result = ours.sync.chat.completions.create(model=MODEL, messages=MESSAGES)
             assert getattr(result, "helicone_id", None), "wrapped result has no helicone_id"
             control = headers_only(server.url)
+            floor = headers_floor(server.url)
             lighter = [wrapped(server.url, name=n) for n in ("wrapped-session", "wrapped-bare")]
-            measure(base, [ours, control, *lighter], args.rounds, args.calls, _noop, {
+            measure(base, [ours, control, floor, *lighter], args.rounds, args.calls, _noop, {
                 "wrapped": {"block_us": block_cost(ours), "mode": WRAPPED_CONTEXTS["wrapped"]},
                 **{v.name: {"mode": WRAPPED_CONTEXTS[v.name]} for v in lighter},
                 "headers-only": {"mode": "raw openai + the wrapped call's Helicone-* headers as extra_headers",
                                  "headers": sorted(control.call_kwargs["extra_headers"])},
+                "headers-floor": {"mode": "raw openai + the same headers appended pre-encoded by a one-line hook"},
             })
             return
         name = args.mode.split(":", 1)[1]

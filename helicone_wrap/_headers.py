@@ -210,10 +210,12 @@ def find_header(headers: Any, lower_name: bytes) -> str | None:
         value: str | None = headers.get(lower_name.decode("ascii"))
         return value
     names = list(map(LOWER_NAME, items))  # C-level passes, whatever the header count
-    if lower_name not in names:
-        return None
     names.reverse()
-    return items[-1 - names.index(lower_name)][2].decode("latin-1")  # type: ignore[no-any-return]
+    try:
+        index = names.index(lower_name)
+    except ValueError:
+        return None
+    return items[-1 - index][2].decode("latin-1")  # type: ignore[no-any-return]
 
 
 #: The lowercased name of an httpx header-list item ``(name, lowercased name, value)``.

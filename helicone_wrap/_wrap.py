@@ -132,7 +132,7 @@ def _with_headers(request: Any, state: _State) -> None:
     """
     ctx = _CURRENT.get()
     static = state.wire_static
-    if ctx.wire and not state.static_names.isdisjoint(ctx.wire_names):
+    if state.static_names and ctx.wire and not state.static_names.isdisjoint(ctx.wire_names):
         # A context block sets a property or user id the client was wrapped with: the block wins.
         static = tuple(h for h in static if h[1] not in ctx.wire_names)
     url = request.url
@@ -175,8 +175,8 @@ def _with_post_parser(kwargs: dict[str, Any], state: _State) -> bool:
     # A plain dict write: pydantic's __setattr__ on the options costs more than this whole hook.
     fields = options.__dict__
     fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target)
-    extra = options.headers
-    return bool(extra) and _RAW_RESPONSE_HEADER in extra
+    extra = options.headers  # openai's raw-response wrappers always pass a dict here
+    return type(extra) is dict and _RAW_RESPONSE_HEADER in extra
 
 
 def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
