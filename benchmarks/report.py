@@ -317,7 +317,8 @@ def _explain(major: int, overhead: dict[tuple[int, str, str], dict[str, Any]],
     ours_us = None
     pieces = (profile or {}).get("pieces_us")
     if pieces:  # absent when the profile step could not time every hook piece
-        ours_us = sum(v for k, v in pieces.items() if not k.startswith(("  ", "openai", "count")))
+        # Only the wrapper's own pieces: not sub-items, openai's own methods or counts.
+        ours_us = sum(v for k, v in pieces.items() if not k.startswith(("  ", "openai", "_build_request", "count")))
     for api in ("sync", "async"):
         w = overhead.get((major, api, "wrapped"))
         c = overhead.get((major, api, "headers-only"))
