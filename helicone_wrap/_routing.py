@@ -4,7 +4,8 @@ Order: an explicit ``base_url`` (or ``HELICONE_BASE_URL``), else a default chose
 
 - an OpenAI client (``api.openai.com``) goes to ``https://oai.helicone.ai/v1``;
 - an Azure client keeps its deployment path on ``https://oai.helicone.ai`` and sends its
-  endpoint as ``Helicone-OpenAI-Api-Base``;
+  endpoint as ``Helicone-OpenAI-Api-Base``; its ``azure_endpoint`` (where openai sends the calls
+  that are not per deployment) becomes the gateway root too;
 - a client pointed at another provider goes to ``https://gateway.helicone.ai`` with the same
   path and ``Helicone-Target-Url`` set to the provider's origin (Helicone uses only the origin).
 
@@ -28,6 +29,9 @@ class Route:
 
     base_url: str
     headers: dict[str, str] = field(default_factory=dict)
+    #: For an Azure client: the gateway root that replaces its ``azure_endpoint``. openai sends
+    #: the calls that are not per deployment (``models.list()``, files, ...) there, not to ``base_url``.
+    azure_endpoint: str | None = None
 
     @property
     def origin(self) -> str:
@@ -59,8 +63,9 @@ def plan_route(original_base: str, *, azure: bool, gateway: str | None) -> Route
     if gateway is None and is_cloud_host(original_base):
         return Route(original_base.rstrip("/") + "/")  # already routed through Helicone by hand
     if azure:
+        root = gateway or OPENAI_GATEWAY
         return Route(
-            _join(gateway or OPENAI_GATEWAY, path), {"Helicone-OpenAI-Api-Base": origin_of(original_base)}
+            _join(root, path), {"Helicone-OpenAI-Api-Base": origin_of(original_base)}, azure_endpoint=root.rstrip("/")
         )
     if host in OPENAI_HOSTS:
         return Route(_join(gateway or OPENAI_GATEWAY, path))

@@ -11,7 +11,8 @@ overridden on the *instance* (never on the class, so other clients are untouched
   installs a post-parser that attaches it to whatever gets parsed, now or later.
 
 ``copy()``/``with_options()`` are wrapped too (with ``wrapt``), so derived clients stay wrapped.
-``base_url`` is the only other attribute changed, and ``unwrap`` puts it back.
+``base_url`` (and an Azure client's ``_azure_endpoint``) are the only other attributes changed,
+and ``unwrap`` puts them back.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class _State:
 
     route: Route
     original_base_url: Any
+    #: An Azure client's own ``_azure_endpoint`` (``None`` otherwise), put back by ``unwrap``.
+    original_azure_endpoint: Any
     target: Target
     wire_static: tuple[_headers.WireHeader, ...]
     static_names: frozenset[bytes]
@@ -104,6 +107,7 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
     return _State(
         route=route,
         original_base_url=original_base_url,
+        original_azure_endpoint=getattr(client, "_azure_endpoint", None),
         target=target,
         wire_static=wire_static,
         static_names=frozenset(lower for _name, lower, _value in wire_static),
@@ -281,6 +285,10 @@ def _copy_hook(state: _State) -> Any:
 def _install(client: Any, state: _State) -> None:
     process_hook = _async_process_hook if isinstance(client, openai.AsyncOpenAI) else _sync_process_hook
     client.base_url = state.route.base_url
+    if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
+        from ._http import http
+
+        client._azure_endpoint = http.URL(state.route.azure_endpoint)
     client.__dict__["_build_request"] = _build_hook(client, state)
     client.__dict__["_process_response"] = process_hook(client, state)
     copy_hook = _copy_hook(state)
@@ -346,6 +354,8 @@ def unwrap(client: ClientT) -> ClientT:
     for name in _HOOKS:
         client.__dict__.pop(name, None)
     client.base_url = state.original_base_url
+    if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
+        client.__dict__["_azure_endpoint"] = state.original_azure_endpoint
     return client
 
 

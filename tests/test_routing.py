@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from helicone_wrap import HeliconeConfigError, wrap
+from helicone_wrap import HeliconeConfigError, unwrap, wrap
 from helicone_wrap._routing import plan_route
 
 from .conftest import Driver
@@ -77,6 +77,7 @@ def test_non_openai_objects_are_rejected() -> None:
 async def test_azure_keeps_deployment_path_and_sends_api_base(driver: Driver, echo: EchoServer) -> None:
     """An Azure client keeps its deployment path and sends Helicone-OpenAI-Api-Base."""
     azure = driver.client("https://myres.openai.azure.com", azure=True, azure_deployment="dep")
+    azure_endpoint_before = azure._azure_endpoint
     client = wrap(azure, api_key=KEY, base_url=echo.url)
     assert str(client.base_url) == f"{echo.url}/openai/deployments/dep/"
     result = await driver.call(client.chat.completions.create, model="gpt-4o", messages=[{"role": "user", "content": "x"}])
@@ -85,6 +86,14 @@ async def test_azure_keeps_deployment_path_and_sends_api_base(driver: Driver, ec
     assert seen.headers["helicone-openai-api-base"] == "https://myres.openai.azure.com"
     assert seen.headers["api-key"] == "sk-test-openai"
     assert seen.headers["helicone-auth"] == f"Bearer {KEY}"
+    # Calls that are not per deployment go to the Azure endpoint in openai: through the gateway too.
+    page = await driver.call(client.models.list)
+    seen = echo.by_id(page.helicone_id)
+    assert seen.path.startswith("/openai/models")
+    assert seen.headers["helicone-openai-api-base"] == "https://myres.openai.azure.com"
+    assert seen.headers["helicone-auth"] == f"Bearer {KEY}"
+    unwrap(client)
+    assert str(client._azure_endpoint) == str(azure_endpoint_before)  # type: ignore[union-attr]
 
 
 async def test_other_provider_gets_target_url(driver: Driver, echo: EchoServer) -> None:
