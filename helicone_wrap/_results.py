@@ -54,20 +54,6 @@ class ResultHandle:
         return score_request(self.id, scores, target=self.target)
 
 
-def attach(obj: Any, request_id: str, target: Target | None) -> Any:
-    """Store the id and bound methods on ``obj`` (when it can hold attributes); return ``obj``."""
-    try:
-        data = obj.__dict__
-    except AttributeError:  # e.g. str or bytes results: nothing to attach to
-        return obj
-    handle = ResultHandle(request_id, target)
-    data[ID_ATTR] = request_id
-    data["enrich"] = handle.enrich
-    data["feedback"] = handle.feedback
-    data["score"] = handle.score
-    return obj
-
-
 def id_from_response(response: Any) -> str | None:
     """The Helicone id of an HTTP response: the ``helicone-id`` header, else the id we sent."""
     return _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request) or None
@@ -113,6 +99,11 @@ class AttachId(ResultHandle):
         except Exception as exc:
             _guard.internal_error("attach-id", exc)
         return parsed
+
+
+def attach(obj: Any, request_id: str, target: Target | None) -> Any:
+    """Store the id and bound methods on ``obj`` (when it can hold attributes); return ``obj``."""
+    return AttachId(None, request_id, target)(obj)
 
 
 def request_id(result: object) -> str | None:

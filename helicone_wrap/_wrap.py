@@ -168,28 +168,35 @@ def _with_post_parser(kwargs: dict[str, Any], state: _State) -> bool:
 
     Returns True when the call hands back the response object itself (``with_raw_response``,
     ``with_streaming_response``): openai marks those calls with a header in ``options.headers``,
-    and the hook then attaches the id to that object too.
+    and the hook then attaches the id to that object too. Our errors are logged, never raised.
     """
-    response = kwargs["response"]
-    # The gateway's id wins: Helicone replaces a request id that is not a uuid.
-    request_id = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
-    if not request_id:
+    try:
+        response = kwargs["response"]
+        # The gateway's id wins: Helicone replaces a request id that is not a uuid.
+        request_id = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
+        if not request_id:
+            return False
+        options = kwargs["options"]
+        # A plain dict write: pydantic's __setattr__ on the options costs more than this whole hook.
+        fields = options.__dict__
+        fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target)
+        extra = options.headers  # openai's raw-response wrappers always pass a dict here
+        return type(extra) is dict and _RAW_RESPONSE_HEADER in extra
+    except Exception as exc:
+        _guard.internal_error("process-response", exc)
         return False
-    options = kwargs["options"]
-    # A plain dict write: pydantic's __setattr__ on the options costs more than this whole hook.
-    fields = options.__dict__
-    fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target)
-    extra = options.headers  # openai's raw-response wrappers always pass a dict here
-    return type(extra) is dict and _RAW_RESPONSE_HEADER in extra
 
 
 def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
-    # The response object itself came back: it gets the id the post-parser carries. (Probe the
-    # instance dict: hasattr() on a pydantic model takes its slow __getattr__ miss path.)
-    if "http_response" in getattr(result, "__dict__", ()):
-        post_parser = kwargs["options"].__dict__.get("post_parser")
-        if isinstance(post_parser, AttachId):
-            attach(result, post_parser.id, post_parser.target)
+    """The response object itself came back: it gets the id the post-parser carries."""
+    try:
+        # (Probe the instance dict: hasattr() on a pydantic model takes its slow __getattr__ miss path.)
+        if "http_response" in getattr(result, "__dict__", ()):
+            post_parser = kwargs["options"].__dict__.get("post_parser")
+            if isinstance(post_parser, AttachId):
+                attach(result, post_parser.id, post_parser.target)
+    except Exception as exc:
+        _guard.internal_error("process-response", exc)
 
 
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # openai's RAW_RESPONSE_HEADER, in every major
@@ -220,17 +227,10 @@ def _sync_process_hook(client: Any, state: _State) -> Any:
     process = client._process_response
 
     def _process_response(*args: Any, **kwargs: Any) -> Any:
-        try:
-            raw = _with_post_parser(kwargs, state)
-        except Exception as exc:
-            _guard.internal_error("process-response", exc)
-            raw = False
+        raw = _with_post_parser(kwargs, state)
         result = process(*args, **kwargs)
         if raw:
-            try:
-                _attach_raw(result, kwargs)
-            except Exception as exc:
-                _guard.internal_error("process-response", exc)
+            _attach_raw(result, kwargs)
         return result
 
     return _process_response
@@ -242,12 +242,7 @@ def _async_process_hook(client: Any, state: _State) -> Any:
     # A plain function: openai awaits what it returns, so the common case hands back openai's
     # own coroutine untouched and only raw-response calls pay for a coroutine of ours.
     def _process_response(*args: Any, **kwargs: Any) -> Any:
-        try:
-            raw = _with_post_parser(kwargs, state)
-        except Exception as exc:
-            _guard.internal_error("process-response", exc)
-            raw = False
-        if raw:
+        if _with_post_parser(kwargs, state):
             return _attach_raw_when_done(process(*args, **kwargs), kwargs)
         return process(*args, **kwargs)
 
@@ -256,10 +251,7 @@ def _async_process_hook(client: Any, state: _State) -> Any:
 
 async def _attach_raw_when_done(pending: Any, kwargs: dict[str, Any]) -> Any:
     result = await pending
-    try:
-        _attach_raw(result, kwargs)
-    except Exception as exc:
-        _guard.internal_error("process-response", exc)
+    _attach_raw(result, kwargs)
     return result
 
 
