@@ -14,6 +14,9 @@ Usage::
 from __future__ import annotations
 
 from ._api import AsyncHeliconeAPI, HeliconeAPI
+from ._api.filters import F, Filter, all_of, any_of, compile_filter
+from ._api.rows import RequestRow, SessionCount, SessionRow
+from ._api.sessiontree import SessionNode, SessionTree
 from ._context import (
     ContextThreadPoolExecutor,
     HeliconeContext,
@@ -37,11 +40,8 @@ from ._exceptions import (
     HeliconeRequestNotFound,
     HeliconeValidationError,
 )
-from ._filters import F, Filter, all_of, any_of, compile_filter
 from ._headers import decode_value
 from ._results import enrich, feedback, request_id, score
-from ._rows import RequestRow, SessionCount, SessionRow
-from ._sessiontree import SessionNode, SessionTree
 from ._version import __version__
 from ._wrap import is_wrapped, unwrap, wrap
 

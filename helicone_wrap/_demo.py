@@ -20,8 +20,8 @@ from rich.console import Console
 
 from . import _delivery
 from ._api import HeliconeAPI
+from ._api.render import session_tree, sessions_table
 from ._context import properties, session, trace, user
-from ._render import session_tree, sessions_table
 from ._results import enrich, feedback, request_id, score
 from ._wrap import wrap
 

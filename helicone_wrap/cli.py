@@ -199,7 +199,7 @@ def _api_call(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> int:
 def _run_sessions(args: argparse.Namespace) -> int:
     from datetime import datetime, timedelta, timezone
 
-    from ._render import sessions_table
+    from ._api.render import sessions_table
 
     def work(api: Any, console: Any) -> int:
         end = datetime.now(timezone.utc)
@@ -212,7 +212,7 @@ def _run_sessions(args: argparse.Namespace) -> int:
 
 
 def _run_session(args: argparse.Namespace) -> int:
-    from ._render import session_tree
+    from ._api.render import session_tree
 
     def work(api: Any, console: Any) -> int:
         tree = api.sessions.tree(args.session_id)

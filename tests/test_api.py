@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from helicone_wrap import _api
+from helicone_wrap._api.filters import F
+from helicone_wrap._api.rows import RequestRow, SessionCount, SessionRow, parse_time
 from helicone_wrap._exceptions import (
     HeliconeAPIError,
     HeliconeAuthError,
@@ -15,8 +17,6 @@ from helicone_wrap._exceptions import (
     HeliconeRequestNotFound,
     HeliconeValidationError,
 )
-from helicone_wrap._filters import F
-from helicone_wrap._rows import RequestRow, SessionCount, SessionRow, parse_time
 
 RID = "3f0c2a9e-1b2c-4d5e-8f90-123456789abc"
 NOW = datetime(2026, 5, 31, 12, 0, tzinfo=timezone.utc)

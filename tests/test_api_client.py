@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from helicone_wrap._api import AsyncHeliconeAPI, HeliconeAPI
+from helicone_wrap._api.filters import F
 from helicone_wrap._exceptions import (
     HeliconeAPIError,
     HeliconeAuthError,
@@ -18,7 +19,6 @@ from helicone_wrap._exceptions import (
     HeliconeRequestNotFound,
     HeliconeValidationError,
 )
-from helicone_wrap._filters import F
 
 from .faultserver import FaultServer, Recorded, Response, closed_port, not_found, rate_limited, reply
 

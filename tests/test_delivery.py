@@ -15,6 +15,7 @@ import pytest
 
 from helicone_wrap import _delivery, properties, session
 from helicone_wrap._config import Target
+from helicone_wrap._delivery.outbox import Outbox, OutboxRow
 from helicone_wrap._exceptions import (
     HeliconeAPIError,
     HeliconeAuthError,
@@ -25,7 +26,6 @@ from helicone_wrap._exceptions import (
 )
 from helicone_wrap._http import http
 from helicone_wrap._operations import enrich_request, feedback_request, score_request
-from helicone_wrap._outbox import Outbox, OutboxRow
 
 from .faultserver import (
     FaultServer,

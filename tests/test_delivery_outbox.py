@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helicone_wrap._outbox import Outbox, OutboxRow, default_outbox_path, owner_alive, owner_tag
+from helicone_wrap._delivery.outbox import Outbox, OutboxRow, default_outbox_path, owner_alive, owner_tag
 
 
 def rows(n: int, prefix: str = "op") -> list[OutboxRow]:
@@ -81,7 +81,7 @@ def test_owner_alive_checks_the_process() -> None:
 CLAIMER = textwrap.dedent(
     """
     import sys, time
-    from helicone_wrap._outbox import Outbox
+    from helicone_wrap._delivery.outbox import Outbox
     box = Outbox(sys.argv[1], sys.argv[2])
     print("ready", flush=True)
     sys.stdin.readline()  # start together

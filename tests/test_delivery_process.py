@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helicone_wrap._outbox import Outbox
+from helicone_wrap._delivery.outbox import Outbox
 
 from .faultserver import FaultServer, hang
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from helicone_wrap._api.filters import F, Filter, all_of, any_of, compile_filter
 from helicone_wrap._exceptions import HeliconeValidationError
-from helicone_wrap._filters import F, Filter, all_of, any_of, compile_filter
 
 RR = "request_response_rmt"
 S = "sessions_request_response_rmt"

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from helicone_wrap._rows import RequestRow
-from helicone_wrap._sessiontree import build_tree, split_path
+from helicone_wrap._api.rows import RequestRow
+from helicone_wrap._api.sessiontree import build_tree, split_path
 
 T0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from helicone_wrap._delivery.transport import RestTransport
 from helicone_wrap._http import http
-from helicone_wrap._transport import RestTransport
 
 from .faultserver import FaultServer, closed_port, not_found, reply
 

@@ -3,8 +3,8 @@
 The scheduler thread moves retries whose time has come from the heap to the ready queue, drains
 spills and deletions, replays the outbox and renews leases. The ``concurrency`` sender threads
 (default 4) share one keep-alive connection pool
-(:class:`~helicone_wrap._transport.RestTransport`); each attempt's answer goes through
-:func:`~helicone_wrap._retry_policy.retry_decision` to finish, retry or fail the operation.
+(:class:`~helicone_wrap._delivery.transport.RestTransport`); each attempt's answer goes through
+:func:`~helicone_wrap._delivery.retry_policy.retry_decision` to finish, retry or fail the operation.
 Also here: submission from the caller's thread, ``flush``, the exit path and ``stop``.
 """
 
@@ -17,16 +17,16 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import _api, _guard
-from ._config import Target, target_for_url
-from ._exceptions import HeliconeAPIError, HeliconeError, HeliconeRequestNotFound
-from ._guard import warn_once
-from ._handle import Delivery
-from ._http import http
-from ._queue import DONE, QUEUED, SENDING, _Op
-from ._retry_policy import Decision, retry_decision
-from ._spill import _OutboxSide
-from ._transport import RestTransport
+from .. import _api, _guard
+from .._config import Target, target_for_url
+from .._exceptions import HeliconeAPIError, HeliconeError, HeliconeRequestNotFound
+from .._guard import warn_once
+from .._http import http
+from .handle import Delivery
+from .queue import DONE, QUEUED, SENDING, _Op
+from .retry_policy import Decision, retry_decision
+from .spill import _OutboxSide
+from .transport import RestTransport
 
 TICK = 0.2  # scheduler housekeeping period while there is work (s)
 IDLE_TICK = 2.0  # ... and while there is none

@@ -1,7 +1,7 @@
 """The worker's side of the outbox: durable writes, spilling a full queue, replaying saved
 operations, deleting delivered rows, renewing leases, and saving what is left at exit.
 
-The outbox itself (a SQLite file shared by processes) is :class:`helicone_wrap._outbox.Outbox`;
+The outbox itself (a SQLite file shared by processes) is :class:`helicone_wrap._delivery.outbox.Outbox`;
 this layer decides when operations go into it and come back out of it.
 """
 
@@ -13,10 +13,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import _api
-from ._guard import logger, warn_once
-from ._outbox import Outbox, OutboxRow
-from ._queue import SPILLED, _Op, _WorkerState
+from .. import _api
+from .._guard import logger, warn_once
+from .outbox import Outbox, OutboxRow
+from .queue import SPILLED, _Op, _WorkerState
 
 LEASE = 300.0  # how long a claim on outbox rows lasts without renewal (s)
 _KINDS = frozenset({_api.KIND_PROPERTY, _api.KIND_FEEDBACK, _api.KIND_SCORE})

@@ -3,7 +3,7 @@ state (:class:`_WorkerState`: the ready queue, the retry heap, the unfinished op
 submission order, counters), with what happens when the queue is full and there is no outbox.
 
 The worker is built up in layers: :class:`_WorkerState` here, the outbox side in
-:mod:`helicone_wrap._spill`, the threads in :mod:`helicone_wrap._worker`.
+:mod:`helicone_wrap._delivery.spill`, the threads in :mod:`helicone_wrap._delivery.worker`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from ._config import Target
-from ._delivery_settings import Settings
-from ._exceptions import HeliconeDeliveryDropped
-from ._guard import logger
-from ._handle import Delivery, DeliveryStats
-from ._outbox import Outbox
-from ._transport import RestTransport
+from .._config import Target
+from .._exceptions import HeliconeDeliveryDropped
+from .._guard import logger
+from .handle import Delivery, DeliveryStats
+from .outbox import Outbox
+from .settings import Settings
+from .transport import RestTransport
 
 # Operation states.
 QUEUED, SENDING, DONE, DROPPED, SPILLED = range(5)

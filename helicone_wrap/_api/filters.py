@@ -38,8 +38,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from . import _headers
-from ._exceptions import HeliconeValidationError
+from .. import _headers
+from .._exceptions import HeliconeValidationError
 
 __all__ = ["F", "Column", "Filter", "FilterLike", "FilterNode", "all_of", "any_of", "compile_filter"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from . import _guard
+from .. import _guard
 
 __all__ = ["Delivery", "DeliveryStats", "reset_lock"]
 

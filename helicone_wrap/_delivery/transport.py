@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from ._http import http
+from .._http import http
 
 _EMPTY: Mapping[str, str] = {}
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"

@@ -5,7 +5,7 @@ appends to an in-memory queue and wakes the worker (no I/O, unless ``durable=Tru
 
 The worker is one per process, started lazily: a scheduler thread plus a small fixed pool of
 sender threads (``concurrency``, default 4) sharing one keep-alive connection pool
-(:class:`~helicone_wrap._transport.RestTransport`, on httpx or httpx2, whichever the installed
+(:class:`~helicone_wrap._delivery.transport.RestTransport`, on httpx or httpx2, whichever the installed
 openai uses). Four senders measured best on loopback; fewer waste a slow link's latency, more
 cost CPU in GIL hand-offs. It survives ``fork``: the
 child starts with an empty queue and a fresh worker; the parent's pending work stays the
@@ -20,17 +20,17 @@ retried. A final failure goes on the handle and is logged once per status (logge
 A retrying operation waits in a heap keyed by its next attempt time, so it never holds up
 others. ``flush(timeout)`` waits for everything queued before it and never hangs; at exit a
 bounded flush runs (``exit_timeout``, default 5 s), then whatever is left is written to the
-SQLite outbox (see :mod:`helicone_wrap._outbox`) and replayed when a worker next starts. When
+SQLite outbox (see :mod:`helicone_wrap._delivery.outbox`) and replayed when a worker next starts. When
 the in-memory queue is full (``max_queue``), new operations spill to the outbox; with no outbox
 the oldest waiting operation is dropped (its handle's error is a ``HeliconeDeliveryDropped``),
 counted in :func:`stats` and warned about once per burst.
 
 This module is the facade: the process's settings and worker, the public functions, and the
-exit and fork hooks. The parts live in :mod:`~helicone_wrap._delivery_settings` (settings),
-:mod:`~helicone_wrap._handle` (:class:`Delivery`, :class:`DeliveryStats`),
-:mod:`~helicone_wrap._retry_policy`, and the worker's layers :mod:`~helicone_wrap._queue`
-(operations, shared state, a full queue), :mod:`~helicone_wrap._spill` (the outbox side) and
-:mod:`~helicone_wrap._worker` (threads, sending, flush, exit).
+exit and fork hooks. The parts live in :mod:`.settings` (settings),
+:mod:`~helicone_wrap._delivery.handle` (:class:`Delivery`, :class:`DeliveryStats`),
+:mod:`~helicone_wrap._delivery.retry_policy`, and the worker's layers :mod:`~helicone_wrap._delivery.queue`
+(operations, shared state, a full queue), :mod:`~helicone_wrap._delivery.spill` (the outbox side) and
+:mod:`~helicone_wrap._delivery.worker` (threads, sending, flush, exit).
 """
 
 from __future__ import annotations
@@ -41,14 +41,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import _guard, _handle
-from ._config import Target, register_target
-from ._delivery_settings import DEFAULT_OUTBOX, UNSET, OutboxSetting, Settings, configured
-from ._exceptions import HeliconeError
-from ._guard import logger, warn_once
-from ._handle import Delivery, DeliveryStats
-from ._retry_policy import Decision as Decision, retry_decision as retry_decision
-from ._worker import _Worker
+from .. import _guard
+from .._config import Target, register_target
+from .._exceptions import HeliconeError
+from .._guard import logger, warn_once
+from . import handle as _handle
+from .handle import Delivery, DeliveryStats
+from .retry_policy import Decision as Decision, retry_decision as retry_decision
+from .settings import DEFAULT_OUTBOX, UNSET, OutboxSetting, Settings, configured
+from .worker import _Worker
 
 __all__ = ["DEFAULT_OUTBOX", "Delivery", "DeliveryStats", "configure", "flush", "stats"]
 

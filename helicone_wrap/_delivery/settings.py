@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import HeliconeConfigError
-from ._outbox import default_outbox_path
+from .._exceptions import HeliconeConfigError
+from .outbox import default_outbox_path
 
 __all__ = ["DEFAULT_OUTBOX", "UNSET", "OutboxSetting", "Settings", "configured"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._headers import decode_value
+from .._headers import decode_value
 
 __all__ = ["RequestRow", "SessionCount", "SessionRow", "parse_time"]
 

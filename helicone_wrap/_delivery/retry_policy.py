@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from . import _api
+from .. import _api
 
 __all__ = ["Decision", "retry_decision"]
 

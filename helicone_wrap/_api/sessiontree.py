@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ._rows import RequestRow
+from .rows import RequestRow
 
 __all__ = ["SessionNode", "SessionTree", "build_tree", "split_path"]
 

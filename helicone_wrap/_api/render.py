@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from ._rows import RequestRow, SessionRow
-from ._sessiontree import SessionNode, SessionTree
+from .rows import RequestRow, SessionRow
+from .sessiontree import SessionNode, SessionTree
 
 _RESERVED = ("helicone-session-", "helicone-prompt-")
 
