@@ -22,9 +22,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .asgi import json_bytes
-from .proxy import ProxyEndpoint, UpstreamPool
+from .proxy import ProxyEndpoint
 from .rest import RestApi
 from .state import GatewayState
+from .upstream import UpstreamPool
 
 __all__ = ["build_app"]
 
