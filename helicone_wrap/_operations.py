@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 
 from . import _api, _delivery
-from ._config import Target, last_registered_target
+from ._config import ENV_NAMES, Target, last_registered_target
 from ._delivery import Delivery
 from ._exceptions import HeliconeValidationError
 
@@ -33,16 +33,15 @@ _env_target: tuple[tuple[str | None, ...], Target] | None = None
 
 
 def _default_target() -> Target:
-    # Target.from_env() re-reads the environment each time; cache it per environment snapshot.
+    """Where an operation on a bare id goes: where this process's last ``wrap()`` sends its REST
+    calls (that client's explicit arguments already beat the environment), else what the
+    environment says (``Target.from_env()``, cached per environment snapshot)."""
     global _env_target
 
-    snapshot = tuple(os.environ.get(n) for n in ("HELICONE_API_KEY", "HELICONE_API_URL", "HELICONE_BASE_URL"))
-    if not any(snapshot):
-        # Nothing in the environment: a bare id goes where the last wrap() in this process
-        # sends its REST calls (e.g. the local gateway), not to Helicone cloud by surprise.
-        wrapped = last_registered_target()
-        if wrapped is not None:
-            return wrapped
+    wrapped = last_registered_target()
+    if wrapped is not None:
+        return wrapped
+    snapshot = tuple(os.environ.get(n) for n in ENV_NAMES)
     cached = _env_target
     if cached is not None and cached[0] == snapshot:
         return cached[1]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helicone_wrap import _delivery
+from helicone_wrap import _config, _delivery
 from helicone_wrap._config import Target
 from helicone_wrap._exceptions import HeliconeValidationError
 from helicone_wrap._operations import enrich_request, feedback_request, property_bodies, score_request
@@ -116,7 +116,8 @@ def test_empty_calls_return_a_finished_handle() -> None:
 
 
 def test_default_target_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without a target, HELICONE_API_URL and HELICONE_API_KEY decide where and with what key."""
+    """Without a target or a wrap() in this process, HELICONE_API_URL and HELICONE_API_KEY decide."""
+    monkeypatch.setattr(_config, "_last_target", None)
     with FaultServer() as server:
         monkeypatch.setenv("HELICONE_API_URL", server.url)
         monkeypatch.setenv("HELICONE_API_KEY", "sk-helicone-env")
