@@ -17,7 +17,6 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
-
 import openai
 import pytest
 
