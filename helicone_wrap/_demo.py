@@ -23,9 +23,9 @@ from openai.types.chat import ChatCompletionMessageParam
 from rich.console import Console
 
 from . import _delivery
-from ._config import ENV_NAMES
 from ._api import HeliconeAPI
 from ._api.render import session_tree, sessions_table
+from ._config import ENV_NAMES
 from ._context import properties, session, trace, user
 from ._results import enrich, feedback, request_id, score
 from ._wrap import wrap
