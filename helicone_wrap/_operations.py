@@ -11,8 +11,10 @@ returns one :class:`Delivery` for the whole call.
   because Helicone lowercases header-set property keys while ``PUT .../property`` keeps the
   case it is given; keys starting with ``Helicone-`` are Helicone's reserved keys and keep theirs;
 - values are ``str``; ``int``, ``float`` and ``bool`` are converted with ``str()`` (so ``True``
-  becomes ``"True"``); anything else is rejected; values travel in a JSON body, so any character
-  except NUL is fine (no header encoding is applied);
+  becomes ``"True"``); anything else is rejected. Values travel in a JSON body, so any character
+  except NUL is fine, but they are stored as a header would carry them (``Zürich`` becomes
+  ``utf-8''Z%C3%BCrich``, as ``properties(city="Zürich")`` sends it), so that one value is one
+  stored string whichever way it was set; values with control characters are sent as they are;
 - Helicone takes one ``{"key", "value"}`` per call, so ``enrich(a=1, b=2)`` sends two PUTs and
   the one handle completes when both are done (its ``error`` is the first failure).
 """

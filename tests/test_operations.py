@@ -32,7 +32,7 @@ def _fresh_delivery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         pytest.param(None, {"n": 3, "x": 1.5, "flag": True}, [("n", "3"), ("x", "1.5"), ("flag", "True")], id="str-conversion"),
         pytest.param({"a": "1"}, {"a": "2"}, [("a", "2")], id="keyword-wins"),
         pytest.param(None, {"note": "line1\nline2\ttab"}, [("note", "line1\nline2\ttab")], id="control-chars-ok-in-json"),
-        pytest.param(None, {"team": "Café ☕"}, [("team", "Café ☕")], id="unicode-verbatim"),
+        pytest.param(None, {"team": "Café ☕"}, [("team", "utf-8''Caf%C3%A9 %E2%98%95")], id="unicode-stored-as-headers-send-it"),
         pytest.param({"odd!#$%&'*+-.^_`|~key": "v"}, {}, [("odd!#$%&'*+-.^_`|~key", "v")], id="all-token-chars"),
         pytest.param(None, {}, [], id="nothing"),
     ],
