@@ -67,6 +67,32 @@ def encode_value(value: object, what: str) -> str:
     return ENCODED_PREFIX + quote(text, safe=_SAFE, encoding="utf-8")
 
 
+def has_control(text: str) -> bool:
+    """True when ``text`` holds a control character (so no header can carry it)."""
+    return _CONTROL.search(text) is not None
+
+
+def stored_value(text: str) -> str:
+    """The form in which Helicone should store a property value, whichever way it is sent.
+
+    A header can carry only the encoded form, and Helicone stores header values as sent, so a
+    value written through the REST API (``enrich``) is encoded the same way to land on the same
+    stored string: ``stored_value("Zürich") == "utf-8''Z%C3%BCrich"``. Values with control
+    characters cannot be sent in a header at all; they are stored as they are.
+    """
+    if has_control(text):
+        return text
+    return encode_value(text, "value")
+
+
+def encoded_fragment(text: str) -> str:
+    """How ``text`` appears inside an encoded value (the escapes, without the ``utf-8''`` tag).
+
+    Usage: ``encoded_fragment("Zür") == "Z%C3%BCr"`` (found inside ``utf-8''Z%C3%BCrich``)
+    """
+    return quote(text, safe=_SAFE, encoding="utf-8")
+
+
 def decode_value(value: str) -> str:
     """Inverse of helicone_wrap's header encoding; plain values come back unchanged.
 

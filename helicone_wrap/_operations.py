@@ -11,8 +11,10 @@ returns one :class:`Delivery` for the whole call.
   because Helicone lowercases header-set property keys while ``PUT .../property`` keeps the
   case it is given; keys starting with ``Helicone-`` are Helicone's reserved keys and keep theirs;
 - values are ``str``; ``int``, ``float`` and ``bool`` are converted with ``str()`` (so ``True``
-  becomes ``"True"``); anything else is rejected; values travel in a JSON body, so any character
-  except NUL is fine (no header encoding is applied);
+  becomes ``"True"``); anything else is rejected. Values travel in a JSON body, so any character
+  except NUL is fine, but they are stored as a header would carry them (``Zürich`` becomes
+  ``utf-8''Z%C3%BCrich``, as ``properties(city="Zürich")`` sends it), so that one value is one
+  stored string whichever way it was set; values with control characters are sent as they are;
 - Helicone takes one ``{"key", "value"}`` per call, so ``enrich(a=1, b=2)`` sends two PUTs and
   the one handle completes when both are done (its ``error`` is the first failure).
 """
@@ -23,7 +25,7 @@ import os
 from collections.abc import Mapping
 
 from . import _api, _delivery
-from ._config import Target, last_registered_target
+from ._config import ENV_NAMES, Target, last_registered_target
 from ._delivery import Delivery
 from ._exceptions import HeliconeValidationError
 
@@ -33,16 +35,15 @@ _env_target: tuple[tuple[str | None, ...], Target] | None = None
 
 
 def _default_target() -> Target:
-    # Target.from_env() re-reads the environment each time; cache it per environment snapshot.
+    """Where an operation on a bare id goes: where this process's last ``wrap()`` sends its REST
+    calls (that client's explicit arguments already beat the environment), else what the
+    environment says (``Target.from_env()``, cached per environment snapshot)."""
     global _env_target
 
-    snapshot = tuple(os.environ.get(n) for n in ("HELICONE_API_KEY", "HELICONE_API_URL", "HELICONE_BASE_URL"))
-    if not any(snapshot):
-        # Nothing in the environment: a bare id goes where the last wrap() in this process
-        # sends its REST calls (e.g. the local gateway), not to Helicone cloud by surprise.
-        wrapped = last_registered_target()
-        if wrapped is not None:
-            return wrapped
+    wrapped = last_registered_target()
+    if wrapped is not None:
+        return wrapped
+    snapshot = tuple(os.environ.get(n) for n in ENV_NAMES)
     cached = _env_target
     if cached is not None and cached[0] == snapshot:
         return cached[1]

@@ -25,14 +25,7 @@ import openai
 import wrapt
 
 from . import _guard, _headers
-from ._config import (
-    Target,
-    is_cloud_host,
-    register_target,
-    resolve_api_key,
-    resolve_api_url,
-    resolve_gateway,
-)
+from ._config import Target, is_cloud_host, register_target, resolve
 from ._context import _CURRENT
 from ._exceptions import HeliconeConfigError
 from ._results import AttachId, attach, sent_id
@@ -87,8 +80,8 @@ def _static_headers(
 
 
 def _build_state(client: Any, *, route_from: str, options: dict[str, Any], original_base_url: Any) -> _State:
-    api_key = resolve_api_key(options.get("api_key"))
-    gateway = resolve_gateway(options.get("base_url"))
+    settings = resolve(options.get("api_key"), options.get("base_url"), options.get("api_url"))
+    api_key, gateway = settings.api_key, settings.gateway
     azure = isinstance(client, (openai.AzureOpenAI, openai.AsyncAzureOpenAI))
     route = plan_route(route_from, azure=azure, gateway=gateway)
     if api_key is None and is_cloud_host(route.base_url):
@@ -98,7 +91,7 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
             "To run offline instead, start `helicone-wrap gateway` and pass "
             "base_url='http://127.0.0.1:8787' (or set HELICONE_BASE_URL)."
         )
-    target = register_target(Target(resolve_api_url(options.get("api_url"), api_key, gateway), api_key))
+    target = register_target(Target(settings.api_url, api_key))
     from ._http import http
 
     static = _static_headers(route, options.get("properties"), options.get("user_id"), options.get("headers"))
@@ -301,10 +294,15 @@ def wrap(
 ) -> ClientT:
     """Route ``client`` through a Helicone gateway; returns the same object, same type.
 
-    - ``api_key``: the Helicone key (default ``HELICONE_API_KEY``), sent only to the gateway.
+    Each setting is the argument, else the environment, else the default:
+
+    - ``api_key``: the Helicone key (else ``HELICONE_API_KEY``), sent only to the gateway and the REST API.
     - ``base_url``: gateway root for self-hosted Helicone or ``helicone-wrap gateway``
-      (default ``HELICONE_BASE_URL``, else Helicone cloud chosen from the client).
-    - ``api_url``: REST API root for enrich/feedback/score (see ``HELICONE_API_URL``).
+      (else ``HELICONE_BASE_URL``, else Helicone cloud chosen from the client).
+    - ``api_url``: REST API root for enrich/feedback/score. Else, when ``base_url`` is given, that
+      gateway's REST API (its own origin; Helicone's API for a cloud gateway), whatever
+      ``HELICONE_API_URL`` says; else ``HELICONE_API_URL``; else the ``HELICONE_BASE_URL``
+      gateway's origin; else Helicone cloud (README, "Configuration").
     - ``properties``/``user_id``: sent on every call of this client; context blocks win.
     - ``headers``: other Helicone feature headers, e.g. ``{"Helicone-Cache-Enabled": "true"}``.
 

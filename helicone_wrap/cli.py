@@ -225,7 +225,13 @@ def _run_session(args: argparse.Namespace) -> int:
     return _api_call(args, work)
 
 
-_SUBCOMMANDS: tuple[_Adder, ...] = (_add_gateway, _add_demo, _add_sessions, _add_session)
+def _add_doctor(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ._commands import doctor
+
+    doctor.add_parser(subparsers)
+
+
+_SUBCOMMANDS: tuple[_Adder, ...] = (_add_gateway, _add_demo, _add_sessions, _add_session, _add_doctor)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -43,7 +43,7 @@ def test_demo_runs_offline_and_prints_the_session_tree() -> None:
     out = done.stdout
     for expected in ("Course Plan", "abstract", "outline", "chapter-1", "chapter-2", "chapter-3",
                      "outcome=approved", "feedback: 👍", "quality=8", "first token", "tokens",
-                     "enrich, feedback and score delivered: True", "Done"):
+                     "enrich, feedback and score delivered to http://127.0.0.1:", "Done"):
         assert expected in out, f"{expected!r} missing from the demo output:\n{out}"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helicone_wrap import _delivery
+from helicone_wrap import _config, _delivery
 from helicone_wrap._config import Target
 from helicone_wrap._exceptions import HeliconeValidationError
 from helicone_wrap._operations import enrich_request, feedback_request, property_bodies, score_request
@@ -32,7 +32,7 @@ def _fresh_delivery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         pytest.param(None, {"n": 3, "x": 1.5, "flag": True}, [("n", "3"), ("x", "1.5"), ("flag", "True")], id="str-conversion"),
         pytest.param({"a": "1"}, {"a": "2"}, [("a", "2")], id="keyword-wins"),
         pytest.param(None, {"note": "line1\nline2\ttab"}, [("note", "line1\nline2\ttab")], id="control-chars-ok-in-json"),
-        pytest.param(None, {"team": "Café ☕"}, [("team", "Café ☕")], id="unicode-verbatim"),
+        pytest.param(None, {"team": "Café ☕"}, [("team", "utf-8''Caf%C3%A9 %E2%98%95")], id="unicode-stored-as-headers-send-it"),
         pytest.param({"odd!#$%&'*+-.^_`|~key": "v"}, {}, [("odd!#$%&'*+-.^_`|~key", "v")], id="all-token-chars"),
         pytest.param(None, {}, [], id="nothing"),
     ],
@@ -116,7 +116,8 @@ def test_empty_calls_return_a_finished_handle() -> None:
 
 
 def test_default_target_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without a target, HELICONE_API_URL and HELICONE_API_KEY decide where and with what key."""
+    """Without a target or a wrap() in this process, HELICONE_API_URL and HELICONE_API_KEY decide."""
+    monkeypatch.setattr(_config, "_last_target", None)
     with FaultServer() as server:
         monkeypatch.setenv("HELICONE_API_URL", server.url)
         monkeypatch.setenv("HELICONE_API_KEY", "sk-helicone-env")

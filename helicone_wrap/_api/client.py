@@ -68,7 +68,7 @@ def _check_cap(max_requests: int) -> int:
 
 class _Base:
     def __init__(self, api_key: str | None, base_url: str | None, timeout: float) -> None:
-        target = Target.from_env(api_key, base_url)
+        target = Target.from_env(api_key, api_url=base_url)
         if target.api_key is None and is_cloud_host(target.api_url):
             raise HeliconeConfigError(
                 f"the Helicone REST API at {target.api_url} needs a key: pass api_key=... or set HELICONE_API_KEY."
@@ -84,8 +84,9 @@ class _Base:
 class HeliconeAPI(_Base):
     """The Helicone REST API, synchronously: ``requests`` and ``sessions``.
 
-    The key comes from ``api_key`` or ``HELICONE_API_KEY``; ``base_url`` (the REST root) from the
-    argument, ``HELICONE_API_URL``, the origin of a non-cloud ``HELICONE_BASE_URL`` gateway, else
+    Each setting is the argument, else the environment, else the default (README, "Configuration"):
+    the key is ``api_key``, else ``HELICONE_API_KEY``; ``base_url`` (the REST root) is the argument,
+    else ``HELICONE_API_URL``, else the origin of a non-cloud ``HELICONE_BASE_URL`` gateway, else
     ``https://api.helicone.ai`` (``https://eu.api.helicone.ai`` for ``-eu-`` keys).
 
     Usage::

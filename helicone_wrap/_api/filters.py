@@ -16,8 +16,9 @@ Rules worth knowing:
 
 - Property keys are lowercased (Helicone lowercases header-set keys) unless they start with
   ``Helicone-``, exactly as :func:`helicone_wrap.enrich` does.
-- A non-ASCII text value that helicone_wrap would send in a header in encoded form
-  (``utf-8''Caf%C3%A9``) is matched in both forms: ``== "Café"`` becomes ``raw | encoded``.
+- A non-ASCII text value is stored by helicone_wrap in encoded form (``utf-8''Caf%C3%A9``),
+  whether a header or ``enrich()`` set it, so ``== "Café"`` and ``.contains("Café")`` match that
+  form; they match the raw form too (``raw | encoded``), which other tools may have written.
 - ``== None`` / ``!= None`` become Helicone's ``"null"`` (``IS NULL`` / ``IS NOT NULL``).
 - ``F.score("grounded") == True`` looks at the key ``grounded-hcone-bool``, where Helicone keeps
   boolean scores; ``F.feedback == True`` looks at the ``helicone-score-feedback`` score (1 or 0).
@@ -302,11 +303,11 @@ class Column:
                 f"{self._label()} compares with a str, got {type(value).__name__} {value!r}; convert it with str()."
             )
         leaf = Leaf(self.table, self.name, op, value, key)
-        encoded = _encoded_form(value) if self.encoded and op in ("equals", "not-equals") else None
+        encoded = _encoded_form(value, op) if self.encoded else None
         if encoded is None:
             return leaf
         other = Leaf(self.table, self.name, op, encoded, key)
-        return Branch(leaf, "or" if op == "equals" else "and", other)
+        return Branch(leaf, "and" if op.startswith("not-") else "or", other)
 
     def __eq__(self, value: object) -> Filter:  # type: ignore[override]
         return self._leaf("equals", value)
@@ -345,11 +346,19 @@ class Column:
         return self._leaf("not-contains", text)
 
 
-def _encoded_form(value: str) -> str | None:
-    try:
-        wire = _headers.encode_value(value, "filter value")
-    except HeliconeValidationError:
-        return None  # control characters are never sent in headers, so only the raw form exists
+def _encoded_form(value: str, op: str) -> str | None:
+    """The value as helicone_wrap stores it, when that differs from ``value`` (else None).
+
+    ``==``/``!=`` compare with the whole stored form (:func:`~helicone_wrap._headers.stored_value`),
+    ``contains``/``not_contains`` look for the escaped text inside it; ``like``/``ilike`` patterns
+    are the caller's own and are sent as given.
+    """
+    if op in ("equals", "not-equals"):
+        wire = _headers.stored_value(value)
+    elif op in ("contains", "not-contains") and not _headers.has_control(value):
+        wire = _headers.encoded_fragment(value)
+    else:
+        return None
     return wire if wire != value else None
 
 

@@ -92,7 +92,9 @@ def check_property(key: object, value: object) -> tuple[str, str]:
     """``(key, value)`` as Helicone should store them (see :func:`helicone_wrap.enrich`).
 
     Keys must be HTTP tokens and are lowercased (unless they start with ``Helicone-``) so they land
-    on the same key as header-set properties; ``int``/``float``/``bool`` values go through ``str()``.
+    on the same key as header-set properties; ``int``/``float``/``bool`` values go through ``str()``
+    and are then encoded as a header would carry them (``Zürich`` -> ``utf-8''Z%C3%BCrich``, see
+    :func:`helicone_wrap._headers.stored_value`), so one value is one stored string.
     """
     canonical = _headers.property_key(key)
     text = _headers.property_value(value, canonical)
@@ -100,7 +102,7 @@ def check_property(key: object, value: object) -> tuple[str, str]:
         raise HeliconeValidationError(
             f"property {canonical!r} contains a NUL character at index {text.index(chr(0))}; remove it."
         )
-    return canonical, text
+    return canonical, _headers.stored_value(text)
 
 
 def check_scores(scores: Mapping[str, object]) -> dict[str, int | bool]:

@@ -1,0 +1,78 @@
+"""`helicone-wrap demo` stays on its own gateway whatever the environment says, leaves nothing
+behind, and tells the truth about delivery (exit 0 only when everything arrived)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from helicone_wrap import _delivery
+from helicone_wrap._demo import run_demo
+from helicone_wrap.gateway import FaultPlan, GatewayServer
+
+from .faultserver import FaultServer, isolated_delivery
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def recorder() -> Iterator[FaultServer]:
+    """Where the exported HELICONE_* variables point: any hit is the demo leaving its gateway."""
+    with FaultServer() as server:
+        yield server
+
+
+def test_demo_ignores_an_exported_helicone_environment(recorder: FaultServer, tmp_path: Path) -> None:
+    """HELICONE_API_KEY/BASE_URL/API_URL exported: zero hits elsewhere, exit 0, and it says so."""
+    xdg = tmp_path / "xdg"
+    env = {**os.environ, "COLUMNS": "240", "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(xdg),
+           "HELICONE_API_KEY": "sk-helicone-real-user-key-9999",
+           "HELICONE_BASE_URL": recorder.url, "HELICONE_API_URL": recorder.url}
+    done = subprocess.run(
+        [sys.executable, "-m", "helicone_wrap.cli", "demo"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert recorder.seen() == []
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    gateway = out.split(" on ", 1)[1].split()[0]
+    assert gateway.startswith("http://127.0.0.1:") and gateway != recorder.url
+    assert "ignoring HELICONE_API_KEY, HELICONE_BASE_URL, HELICONE_API_URL from the environment" in out
+    assert f"enrich, feedback and score delivered to {gateway}" in out
+    assert "outcome=approved" in out and "quality=8" in out and "Done" in out
+    assert "real-user-key" not in out + done.stderr
+    assert not xdg.exists(), "the demo must not create an outbox in the user's data directory"
+
+
+@pytest.fixture
+def _fresh_delivery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from isolated_delivery(tmp_path, monkeypatch)
+
+
+def test_demo_says_what_failed_and_exits_1(
+    _fresh_delivery: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When its gateway rejects the writes, the demo names each failed operation and its error."""
+
+    class Failing(GatewayServer):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, faults=FaultPlan(error_rate=1.0), **kwargs)
+
+    monkeypatch.setattr("helicone_wrap.gateway.GatewayServer", Failing)
+    _delivery.configure(lag_window=0.3, outbox=tmp_path / "mine.sqlite3")
+    buffer = io.StringIO()
+    assert run_demo(Console(file=buffer, width=200)) == 1
+    out = buffer.getvalue()
+    for kind in ("property", "feedback", "score"):
+        assert f"✗ {kind} for " in out and "failed: Helicone" in out, out
+    assert "3 of 3 operations were not delivered" in out
+    assert "Done" not in out
+    # The user's own delivery settings come back after the demo.
+    assert _delivery._settings.outbox == tmp_path / "mine.sqlite3"
