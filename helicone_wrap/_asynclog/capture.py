@@ -166,6 +166,18 @@ def start_reaper() -> None:
         _reaper[:] = [thread]
 
 
+#: SSE endings after which openai closes a stream itself without reading on to the socket's end.
+_FINAL_MARKS = (b"data: [DONE]", b'"response.completed"', b'"response.incomplete"', b'"response.failed"')
+
+
+def _complete(chunks: list[bytes]) -> bool:
+    """Whether a stream closed before the end of its bytes had already seen its final event."""
+    if not chunks:
+        return False
+    tail = b"".join(chunks[-3:])[-2048:]
+    return any(mark in tail for mark in _FINAL_MARKS)
+
+
 class _SyncRecorder(http.SyncByteStream):  # type: ignore[misc]
     """The provider's byte stream, with every chunk recorded as it passes."""
 
@@ -196,7 +208,7 @@ class _SyncRecorder(http.SyncByteStream):  # type: ignore[misc]
         finally:
             call, self._call = self._call, None
             if call is not None:
-                call.stream_end(True)
+                call.stream_end(not _complete(call.chunks))
 
     def __del__(self) -> None:
         call = self._call
@@ -235,7 +247,7 @@ class _AsyncRecorder(http.AsyncByteStream):  # type: ignore[misc]
         finally:
             call, self._call = self._call, None
             if call is not None:
-                call.stream_end(True)
+                call.stream_end(not _complete(call.chunks))
 
     def __del__(self) -> None:
         call = self._call
