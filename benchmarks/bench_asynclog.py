@@ -22,8 +22,9 @@ import openai
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import helicone_wrap  # noqa: E402
-from _common import emit, start_server  # noqa: E402
+from _common import emit, start_server
+
+import helicone_wrap
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
