@@ -34,7 +34,7 @@ from ._routing import Route, plan_route
 ClientT = TypeVar("ClientT", bound="openai.OpenAI | openai.AsyncOpenAI")
 
 STATE_ATTR = "_helicone_wrap_state"
-_HOOKS = ("_build_request", "_process_response", "copy", "with_options")
+_HOOKS = ("_build_request", "_process_response", "_send_request", "copy", "with_options")
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class _State:
     gateway_host: str
     gateway_port: int | None
     options: dict[str, Any] = field(repr=False)
+    #: Async logging mode (``wrap(mode="async")``): the log state; ``None`` in proxy mode.
+    log: Any = None
 
     def __repr__(self) -> str:  # the key never shows
         return f"<helicone_wrap state base_url={self.route.base_url!r} api_url={self.target.api_url!r}>"
@@ -82,6 +84,8 @@ def _static_headers(
 def _build_state(client: Any, *, route_from: str, options: dict[str, Any], original_base_url: Any) -> _State:
     settings = resolve(options.get("api_key"), options.get("base_url"), options.get("api_url"))
     api_key, gateway = settings.api_key, settings.gateway
+    if options.get("mode") == "async":
+        return _build_async_state(client, route_from, options, original_base_url, api_key, gateway, settings.api_url)
     azure = isinstance(client, (openai.AzureOpenAI, openai.AsyncAzureOpenAI))
     route = plan_route(route_from, azure=azure, gateway=gateway)
     if api_key is None and is_cloud_host(route.base_url):
@@ -109,6 +113,23 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
         gateway_port=gateway_url.port,
         options=options,
     )
+
+
+def _build_async_state(
+    client: Any, route_from: str, options: dict[str, Any], original_base_url: Any, api_key: str | None,
+    gateway: str | None, api_url: str,
+) -> _State:
+    """Async mode (:mod:`helicone_wrap._asynclog`): the client keeps its base_url; no header is sent."""
+    from . import _asynclog
+
+    target = register_target(Target(api_url, api_key))
+    static = _static_headers(Route(route_from), options.get("properties"), options.get("user_id"), options.get("headers"))
+    log = _asynclog.build_log_state(api_key=api_key, gateway=gateway, rest_target=target, static=static)
+    return _State(
+        route=Route(route_from), original_base_url=original_base_url,
+        original_azure_endpoint=getattr(client, "_azure_endpoint", None), target=target, wire_static=(),
+        static_names=frozenset(), wire_auth=(), gateway_host="", gateway_port=None, options=options, log=log,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,14 +289,19 @@ def _copy_hook(state: _State) -> Any:
 
 
 def _install(client: Any, state: _State) -> None:
-    process_hook = _async_process_hook if isinstance(client, openai.AsyncOpenAI) else _sync_process_hook
-    client.base_url = state.route.base_url
-    if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
-        from ._http import http
+    if state.log is not None:  # async mode: its own hooks, the client's base_url untouched
+        from . import _asynclog
 
-        client._azure_endpoint = http.URL(state.route.azure_endpoint)
-    client.__dict__["_build_request"] = _build_hook(client, state)
-    client.__dict__["_process_response"] = process_hook(client, state)
+        _asynclog.install(client, state.log)
+    else:
+        process_hook = _async_process_hook if isinstance(client, openai.AsyncOpenAI) else _sync_process_hook
+        client.base_url = state.route.base_url
+        if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
+            from ._http import http
+
+            client._azure_endpoint = http.URL(state.route.azure_endpoint)
+        client.__dict__["_build_request"] = _build_hook(client, state)
+        client.__dict__["_process_response"] = process_hook(client, state)
     copy_hook = _copy_hook(state)
     wrapt.wrap_function_wrapper(client, "copy", copy_hook)
     wrapt.wrap_function_wrapper(client, "with_options", copy_hook)
@@ -291,6 +317,7 @@ def wrap(
     properties: Mapping[str, object] | None = None,
     user_id: str | None = None,
     headers: Mapping[str, str] | None = None,
+    mode: str = "proxy",
 ) -> ClientT:
     """Route ``client`` through a Helicone gateway; returns the same object, same type.
 
@@ -305,6 +332,9 @@ def wrap(
       gateway's origin; else Helicone cloud (README, "Configuration").
     - ``properties``/``user_id``: sent on every call of this client; context blocks win.
     - ``headers``: other Helicone feature headers, e.g. ``{"Helicone-Cache-Enabled": "true"}``.
+    - ``mode``: ``"proxy"`` (default) sends calls through the gateway; ``"async"`` sends them
+      straight to the client's own ``base_url`` and logs each one to Helicone afterwards, in the
+      background (``base_url`` is then the log host; cache, retries and rate limits need the proxy).
 
     Wrapping twice is one wrap; ``copy()``/``with_options()`` clients stay wrapped; other
     clients are untouched. Raises :class:`HeliconeConfigError` when no key is set for a
@@ -319,6 +349,10 @@ def wrap(
         )
     if STATE_ATTR in client.__dict__:
         return client
+    if mode != "proxy":
+        from ._asynclog import check_mode
+
+        check_mode(mode)
     options = {
         "api_key": api_key,
         "base_url": base_url,
@@ -326,6 +360,7 @@ def wrap(
         "properties": dict(properties) if properties else None,
         "user_id": user_id,
         "headers": dict(headers) if headers else None,
+        "mode": mode,
     }
     original = client.base_url
     _install(client, _build_state(client, route_from=str(original), options=options, original_base_url=original))
@@ -343,7 +378,8 @@ def unwrap(client: ClientT) -> ClientT:
         return client
     for name in _HOOKS:
         client.__dict__.pop(name, None)
-    client.base_url = state.original_base_url
+    if state.log is None:
+        client.base_url = state.original_base_url
     if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
         client.__dict__["_azure_endpoint"] = state.original_azure_endpoint
     return client

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .client import AsyncHeliconeAPI, HeliconeAPI
 from .wire import (
     KIND_FEEDBACK as KIND_FEEDBACK,
+    KIND_LOG as KIND_LOG,
     KIND_PROPERTY as KIND_PROPERTY,
     KIND_SCORE as KIND_SCORE,
     MAX_LIMIT as MAX_LIMIT,

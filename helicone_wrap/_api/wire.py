@@ -47,6 +47,8 @@ INT64 = 2**63
 KIND_PROPERTY = "property"
 KIND_FEEDBACK = "feedback"
 KIND_SCORE = "score"
+#: An async-mode log record (:mod:`helicone_wrap._asynclog`), POSTed to the log host.
+KIND_LOG = "log"
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SORT_KEYS = frozenset(
@@ -162,6 +164,10 @@ def build_write(kind: str, request_id: str, body: Any) -> ApiRequest:
         return ApiRequest("PUT", f"/v1/request/{request_id}/property", body)
     if kind in (KIND_FEEDBACK, KIND_SCORE):
         return ApiRequest("POST", f"/v1/request/{request_id}/{kind}", body)
+    if kind == KIND_LOG:
+        from .._asynclog import record
+
+        return ApiRequest("POST", record.LOG_PATH, record.log_record(body))
     raise ValueError(f"unknown operation kind {kind!r}")
 
 

@@ -214,6 +214,10 @@ class _Worker(_OutboxSide):
         headers = self.headers.get(cache_key)
         if headers is None:
             headers = self.headers[cache_key] = {**_BASE_HEADERS, **target.auth_headers()}
+        if op.kind == _api.KIND_LOG:  # an async-mode record: Helicone-Auth plus its own Helicone-* headers
+            from .._asynclog.record import log_headers
+
+            headers = log_headers(headers, target.api_key, op.body)
         status: int | None = None
         body: Any = None
         answer_headers: Mapping[str, str] = {}

@@ -7,6 +7,7 @@ Route map:
   ``/v1/embeddings``, ``/v1/responses``, ``/v1/models[/{id}]``, Azure-style
   ``/openai/deployments/{deployment}/...``, and any other ``/v1/...`` path (forwarded
   upstream; 404 offline);
+* async logs (``Helicone-Auth: Bearer``): ``/oai/v1/log``, ``/custom/v1/log`` (:mod:`.asynclog`);
 * ``/healthz`` for readiness checks.
 """
 
@@ -22,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .asgi import json_bytes
+from .asynclog import AsyncLogEndpoint
 from .proxy import ProxyEndpoint
 from .rest import RestApi
 from .state import GatewayState
@@ -48,6 +50,8 @@ def _routes(state: GatewayState) -> list[Route]:
         Route("/v1/request/{request_id}", rest.get_request, methods=["GET"]),
         Route("/v1/session/query", rest.query_sessions, methods=["POST"]),
         Route("/v1/session/count", rest.count_sessions, methods=["POST"]),
+        Route("/oai/v1/log", AsyncLogEndpoint(state, "OPENAI"), methods=["POST"]),  # async logging
+        Route("/custom/v1/log", AsyncLogEndpoint(state, "CUSTOM"), methods=["POST"]),
         Route("/v1/chat/completions", proxy("chat"), methods=["POST"]),
         Route("/v1/completions", proxy("completions"), methods=["POST"]),
         Route("/v1/embeddings", proxy("embeddings"), methods=["POST"]),

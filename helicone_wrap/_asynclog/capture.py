@@ -1,0 +1,296 @@
+"""Recording one async-mode call as it happens: timing, status, body, and the end of a stream.
+
+Each attempt's built request carries a :class:`Call` in ``request.extensions`` (the only mark we
+leave on it: no header is added). The send seam (``_send_request`` on openai >= 2, the httpx
+client's ``send`` on openai 1) times the attempt and sees every outcome: an answer of any status,
+or no answer at all. A body that is already read finishes the record at once; a streamed body is
+wrapped in a byte stream that records chunks as they pass and finishes the record when the stream
+ends, is closed, or is garbage-collected unfinished (then it is marked as cut short).
+
+Finishing queues one delivery operation; nothing here does I/O on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import _guard
+from .._context import HeliconeContext
+from .._delivery.transport import _decoded
+from .._http import http
+from . import record
+
+if TYPE_CHECKING:
+    from .hooks import LogState
+
+EXT = "helicone_wrap.asynclog"
+KIND_LOG = "log"  # == _api.KIND_LOG (not imported: _api imports this package lazily)
+
+
+class Call:
+    """One attempt of one async-mode call, from the built request to the queued record."""
+
+    __slots__ = (
+        "chunks", "ctx", "done", "headers", "id", "request_body", "start", "state", "status", "t0", "ttft", "url",
+    )  # fmt: skip
+
+    def __init__(self, state: LogState, request_id: str, ctx: HeliconeContext) -> None:
+        self.state = state
+        self.id = request_id
+        self.ctx = ctx
+        self.url = ""
+        self.request_body: bytes | None = None
+        self.status = 0
+        self.headers: Any = {}
+        self.start = 0.0
+        self.t0 = 0.0
+        self.ttft: float | None = None
+        self.chunks: list[bytes] = []
+        self.done = False
+
+    def begin(self, request: Any) -> None:
+        # Only plain values are kept: the request holds this call, so holding it back would be a cycle.
+        self.url = str(request.url)
+        try:
+            self.request_body = request.content
+        except Exception:  # a streamed upload (files): its bytes are not kept
+            self.request_body = None
+        self.start = time.time()
+        self.t0 = time.perf_counter()
+
+    def first_chunk(self) -> None:
+        self.ttft = (time.perf_counter() - self.t0) * 1000.0
+
+    def answered(self, response: Any) -> None:
+        """The provider answered: finish now if the body is read, else record the stream."""
+        self.status = response.status_code
+        self.headers = response.headers
+        if "_content" in response.__dict__:
+            self.finish(response.content)
+        elif isinstance(response.stream, http.AsyncByteStream):
+            response.stream = _AsyncRecorder(response.stream, self)
+        else:
+            response.stream = _SyncRecorder(response.stream, self)
+
+    def failed(self, exc: BaseException) -> None:
+        """No answer at all (connection failure, timeout): logged with the error as the body."""
+        self.finish(None, status=record.STATUS_NO_RESPONSE, note=f"{type(exc).__name__}: {exc}")
+
+    def stream_end(self, cut_short: bool, exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        body = b"".join(self.chunks)
+        try:
+            body = _decoded(body, self.headers)
+        except Exception:  # a body cut inside a compressed frame: keep what we have, raw
+            pass
+        status = self.status
+        note = None
+        if exc is not None:
+            note = f"{type(exc).__name__}: {exc}"
+            cut_short = True
+        if cut_short and status < 400:
+            status = record.STATUS_CUT_SHORT
+        self.finish(body, status=status, note=note)
+
+    def finish(self, body: bytes | None, *, status: int | None = None, note: str | None = None) -> None:
+        """Queue this attempt's record (at most once). Our errors are logged, never raised."""
+        if self.done:
+            return
+        self.done = True
+        try:
+            state = self.state
+            headers = {**state.static, **self.ctx.headers, "Helicone-Request-Id": self.id}
+            pending = record.pending(
+                headers=headers,
+                url=self.url,
+                request_body=self.request_body,
+                status=status if status is not None else self.status,
+                response_headers=self.headers,
+                response_body=body,
+                start=self.start,
+                end=time.time(),
+                ttft_ms=self.ttft,
+                note=note,
+            )
+            from .. import _delivery
+
+            _delivery.submit(KIND_LOG, self.id, [pending], state.log_target)
+        except Exception as exc:
+            _guard.internal_error("async-log", exc)
+        finally:
+            self.chunks = []
+            self.request_body = None
+        if _abandoned:
+            _drain_abandoned()
+
+
+# -- streamed bodies --------------------------------------------------------------------------------
+
+#: Calls whose stream was garbage-collected unfinished. ``__del__`` only appends here (it may run
+#: anywhere, even inside our own locks); the reaper thread and the next finished call queue them.
+_abandoned: collections.deque[Call] = collections.deque()
+_reaper_lock = threading.Lock()
+_reaper: list[threading.Thread] = []
+
+
+def _drain_abandoned() -> None:
+    while _abandoned:
+        try:
+            call = _abandoned.popleft()
+        except IndexError:
+            return
+        call.stream_end(cut_short=True)
+
+
+def _reap_forever() -> None:  # pragma: no cover - timing-driven; _drain_abandoned is tested
+    while True:
+        time.sleep(0.5)
+        if _abandoned:
+            try:
+                _drain_abandoned()
+            except Exception as exc:
+                _guard.internal_error("async-log-reaper", exc)
+
+
+def start_reaper() -> None:
+    """Start the thread that queues records of abandoned streams (once per process)."""
+    with _reaper_lock:
+        if _reaper and _reaper[0].is_alive():
+            return
+        thread = threading.Thread(target=_reap_forever, name="helicone-asynclog-reaper", daemon=True)
+        thread.start()
+        _reaper[:] = [thread]
+
+
+#: SSE endings after which openai closes a stream itself without reading on to the socket's end.
+_FINAL_MARKS = (b"data: [DONE]", b'"response.completed"', b'"response.incomplete"', b'"response.failed"')
+
+
+def _complete(chunks: list[bytes]) -> bool:
+    """Whether a stream closed before the end of its bytes had already seen its final event."""
+    if not chunks:
+        return False
+    tail = b"".join(chunks[-3:])[-2048:]
+    return any(mark in tail for mark in _FINAL_MARKS)
+
+
+class _SyncRecorder(http.SyncByteStream):  # type: ignore[misc]
+    """The provider's byte stream, with every chunk recorded as it passes."""
+
+    def __init__(self, inner: Any, call: Call) -> None:
+        self._inner = inner
+        self._call: Call | None = call
+
+    def __iter__(self) -> Any:
+        call = self._call
+        if call is None:
+            yield from self._inner
+            return
+        chunks = call.chunks
+        try:
+            for chunk in self._inner:
+                if not chunks:
+                    call.first_chunk()
+                chunks.append(chunk)
+                yield chunk
+        except Exception as exc:
+            call.stream_end(True, exc)
+            raise
+        call.stream_end(False)
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            call, self._call = self._call, None
+            if call is not None:
+                call.stream_end(not _complete(call.chunks))
+
+    def __del__(self) -> None:
+        call = self._call
+        if call is not None and not call.done:
+            _abandoned.append(call)
+
+
+class _AsyncRecorder(http.AsyncByteStream):  # type: ignore[misc]
+    """The async twin of :class:`_SyncRecorder`."""
+
+    def __init__(self, inner: Any, call: Call) -> None:
+        self._inner = inner
+        self._call: Call | None = call
+
+    async def __aiter__(self) -> Any:
+        call = self._call
+        if call is None:
+            async for chunk in self._inner:
+                yield chunk
+            return
+        chunks = call.chunks
+        try:
+            async for chunk in self._inner:
+                if not chunks:
+                    call.first_chunk()
+                chunks.append(chunk)
+                yield chunk
+        except Exception as exc:
+            call.stream_end(True, exc)
+            raise
+        call.stream_end(False)
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            call, self._call = self._call, None
+            if call is not None:
+                call.stream_end(not _complete(call.chunks))
+
+    def __del__(self) -> None:
+        call = self._call
+        if call is not None and not call.done:
+            _abandoned.append(call)
+
+
+# -- the send seam -------------------------------------------------------------------------------------
+
+
+def sync_send_hook(send: Any) -> Any:
+    """Wrap a sync ``send(request, *, stream, ...)``: requests without a :class:`Call` pass untouched."""
+
+    def _send(request: Any, *args: Any, **kwargs: Any) -> Any:
+        call = request.extensions.get(EXT)
+        if call is None:
+            return send(request, *args, **kwargs)
+        call.begin(request)
+        try:
+            response = send(request, *args, **kwargs)
+        except BaseException as exc:
+            call.failed(exc)
+            raise
+        call.answered(response)
+        return response
+
+    return _send
+
+
+def async_send_hook(send: Any) -> Any:
+    """The async twin of :func:`sync_send_hook`."""
+
+    async def _send(request: Any, *args: Any, **kwargs: Any) -> Any:
+        call = request.extensions.get(EXT)
+        if call is None:
+            return await send(request, *args, **kwargs)
+        call.begin(request)
+        try:
+            response = await send(request, *args, **kwargs)
+        except BaseException as exc:
+            call.failed(exc)
+            raise
+        call.answered(response)
+        return response
+
+    return _send

@@ -1,0 +1,139 @@
+"""Pure builders for async-mode log records, in the form Helicone's manual logger sends them.
+
+Helicone's async log endpoint (``POST {log host}/oai/v1/log``, ``worker/src/lib/managers/
+AsyncLogManager.ts``) takes ``{providerRequest: {url, json, meta}, providerResponse: {headers,
+status, json | textBody}, timing: {startTime: {seconds, milliseconds}, endTime, timeToFirstToken}}``
+(``helicone-helpers`` ``HeliconeManualLogger.send_log``). The stored response body is ``textBody``
+when it is set, else ``JSON.stringify(json)``; the call counts as a stream when the request JSON
+says ``stream: true``. The ``Helicone-*`` headers (session, properties, user, request id) go on
+the log POST itself, where Helicone reads them as it reads a proxied call's.
+
+The caller's thread only collects raw text (:func:`pending`); :func:`log_record` turns that into
+the wire record on a delivery sender thread, so JSON decoding stays off the call path. What is
+queued is plain JSON, so it can wait in the outbox like any other operation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+LOG_PATH = "/oai/v1/log"
+#: Helicone's worker host for async logs; an EU key logs there too (the worker routes by key).
+DEFAULT_LOG_HOST = "https://api.worker.helicone.ai"
+
+#: ``providerResponse.status`` for a call that got no HTTP answer at all (connection failure).
+STATUS_NO_RESPONSE = -1
+#: ... and for a stream the caller closed or dropped before its end (``HeliconeLogBuilder``'s cancel).
+STATUS_CUT_SHORT = -3
+
+OMIT_REQUEST = "helicone-omit-request"
+OMIT_RESPONSE = "helicone-omit-response"
+#: Response headers never copied into a record (cookies belong to the caller alone).
+_PRIVATE_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization"})
+
+
+def pending(
+    *,
+    headers: Mapping[str, str],
+    url: str,
+    request_body: bytes | None,
+    status: int,
+    response_headers: Mapping[str, str],
+    response_body: bytes | None,
+    start: float,
+    end: float,
+    ttft_ms: float | None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The queued form of one record: raw texts plus timing, JSON-serializable.
+
+    ``headers`` are the log POST's ``Helicone-*`` headers. Bodies are dropped here, before the
+    record leaves the process, when those headers ask to omit them. ``start``/``end`` are
+    ``time.time()`` values. Usage: ``pending(headers=h, url=u, request_body=b"{}", ...)``
+    """
+    omit_request = headers.get("Helicone-Omit-Request", headers.get(OMIT_REQUEST, "")).strip().lower() == "true"
+    omit_response = headers.get("Helicone-Omit-Response", headers.get(OMIT_RESPONSE, "")).strip().lower() == "true"
+    request_text = None if omit_request or not request_body else request_body.decode("utf-8", "replace")
+    response_text = None if omit_response or response_body is None else response_body.decode("utf-8", "replace")
+    if note is not None and not omit_response:
+        response_text = note if not response_text else f"{note}\n\n{response_text}"
+    return {
+        "headers": dict(headers),
+        "url": url,
+        "request": request_text,
+        "status": status,
+        "response_headers": {k: v for k, v in response_headers.items() if k.lower() not in _PRIVATE_RESPONSE_HEADERS},
+        "response": response_text,
+        "start": start,
+        "end": max(end, start),
+        "ttft": ttft_ms,
+    }
+
+
+def _clock(at: float) -> dict[str, int]:
+    ms = int(round(at * 1000))
+    return {"seconds": ms // 1000, "milliseconds": ms % 1000}
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if not text or text[:1] != "{":
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def log_record(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire record for one queued :func:`pending` body (runs on a delivery sender thread).
+
+    A JSON-object response goes as ``json``; anything else (SSE streams, text, an error note)
+    goes as ``textBody`` with ``json: {}``, as the manual logger sends strings.
+    Usage: ``log_record(pending(...))["providerResponse"]["status"]``
+    """
+    request_json = _json_object(body.get("request"))
+    if request_json is None:
+        request_json = {}
+    response_text = body.get("response")
+    response_json = _json_object(response_text)
+    provider_response: dict[str, Any] = {"headers": dict(body.get("response_headers") or {}), "status": body["status"]}
+    if response_json is not None:
+        provider_response["json"] = response_json
+    else:
+        provider_response["json"] = {}
+        provider_response["textBody"] = response_text or ""
+    timing: dict[str, Any] = {"startTime": _clock(body["start"]), "endTime": _clock(body["end"])}
+    if body.get("ttft") is not None:
+        timing["timeToFirstToken"] = int(round(body["ttft"]))
+    return {
+        "providerRequest": {"url": body.get("url") or "", "json": request_json, "meta": {}},
+        "providerResponse": provider_response,
+        "timing": timing,
+    }
+
+
+def log_headers(base: Mapping[str, str], api_key: str | None, body: Mapping[str, Any]) -> dict[str, str]:
+    """The log POST's headers: ``base`` without the REST ``Authorization``, ``Helicone-Auth``, the record's own.
+
+    Usage: ``log_headers({"Content-Type": "application/json"}, "sk-helicone-...", pending_body)``
+    """
+    headers = {k: v for k, v in base.items() if k.lower() != "authorization"}
+    if api_key:
+        headers["Helicone-Auth"] = f"Bearer {api_key}"
+    headers.update(body.get("headers") or {})
+    return headers
+
+
+def log_host(base_url: str | None) -> str:
+    """Where records go: the gateway root of ``base_url=``/``HELICONE_BASE_URL`` (a trailing
+    ``/v1`` dropped), else Helicone's worker host. Usage: ``log_host("http://127.0.0.1:8787/v1")``
+    """
+    if not base_url:
+        return DEFAULT_LOG_HOST
+    root = base_url.rstrip("/")
+    if root.endswith("/v1"):
+        root = root[:-3]
+    return root
