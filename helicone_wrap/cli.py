@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+from ._commands.outbox import add_outbox
+
 __all__ = ["main"]
 
 _Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -225,7 +227,7 @@ def _run_session(args: argparse.Namespace) -> int:
     return _api_call(args, work)
 
 
-_SUBCOMMANDS: tuple[_Adder, ...] = (_add_gateway, _add_demo, _add_sessions, _add_session)
+_SUBCOMMANDS: tuple[_Adder, ...] = (_add_gateway, _add_demo, _add_sessions, _add_session, add_outbox)
 
 
 def _parser() -> argparse.ArgumentParser:
