@@ -24,7 +24,6 @@ from helicone_wrap._exceptions import (
     HeliconeRateLimitError,
     HeliconeRequestNotFound,
 )
-from helicone_wrap._http import http
 from helicone_wrap._operations import enrich_request, feedback_request, score_request
 
 from .faultserver import (

@@ -12,6 +12,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .. import _api
@@ -234,7 +235,7 @@ _T = TypeVar("_T")
 
 
 def _failed_copy(row: OutboxRow, error: LastError) -> OutboxRow:
-    return OutboxRow(*row.values()[:11], error[0], error[1], error[2], time.time())
+    return replace(row, error_type=error[0], error_message=error[1], error_status=error[2], failed_at=time.time())
 
 
 def _take_all(items: deque[_T]) -> list[_T]:

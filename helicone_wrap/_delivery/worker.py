@@ -23,7 +23,7 @@ from .._exceptions import HeliconeAPIError, HeliconeConnectionError, HeliconeErr
 from .._guard import warn_once
 from .._http import http
 from .handle import Delivery
-from .queue import DONE, QUEUED, SENDING, _Op
+from .queue import DONE, QUEUED, SENDING, LastError, _Op
 from .retry_policy import Decision, retry_decision
 from .spill import _OutboxSide
 from .transport import RestTransport
@@ -43,6 +43,20 @@ def _scrub(error: HeliconeAPIError, target: Target) -> HeliconeAPIError:
     if key and key in str(error):
         return type(error)(error.message.replace(key, "<redacted>"), status=error.status)
     return error
+
+
+_ERRORS: dict[LastError, LastError] = {}
+
+
+def _shared_error(kind: str, message: str, status: int | None) -> LastError:
+    """One tuple per distinct error: thousands of ops failing alike share it (memory per pending op)."""
+    key = (kind, message, status)
+    found = _ERRORS.get(key)
+    if found is None:
+        if len(_ERRORS) >= 512:
+            _ERRORS.clear()
+        found = _ERRORS[key] = key
+    return found
 
 
 class _Worker(_OutboxSide):
@@ -225,7 +239,7 @@ class _Worker(_OutboxSide):
             )
             body = None if content == _OK_BODY else _api.decode_body(content)
         except http.TransportError as exc:
-            op.last_error = (type(exc).__name__, str(exc), None)
+            op.last_error = _shared_error(type(exc).__name__, str(exc), None)
         op.attempts += 1
         elapsed = max(0.0, time.time() - op.first_try)
         decision = retry_decision(
@@ -238,7 +252,7 @@ class _Worker(_OutboxSide):
             return
         if status is not None:
             error = _api.api_error(status, body, answer_headers)
-            op.last_error = (type(error).__name__, _scrub(error, target).message, status)
+            op.last_error = _shared_error(type(error).__name__, _scrub(error, target).message, status)
         if decision.action == "retry":
             self._retry(op, decision.delay)
             return
