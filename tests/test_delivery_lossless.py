@@ -131,7 +131,7 @@ def test_a_stuck_row_does_not_slow_down_a_later_script(tmp_path: Path, answer: s
         stuck_row(outbox, server.url, stuck)
         _, err, exit_seconds = run(SCRIPT, server.url, str(outbox), "5.0", "0.3", KEY, mine)
         assert err == ""
-        assert exit_seconds < 1.5, f"the exit took {exit_seconds:.1f} s"
+        assert exit_seconds < 3.0, f"the exit took {exit_seconds:.1f} s"  # the old code waited ~4.8 s
         assert [r.request_id for r in server.seen(path_contains=mine)] == [mine]
         assert len(server.seen(path_contains=stuck)) == 1
     (row,) = Outbox(outbox, "inspect").rows()
