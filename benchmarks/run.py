@@ -34,12 +34,13 @@ FULL = {
     "delivery": ["--rounds", "6", "--ops", "3000", "--budget-s", "45"],
     "gateway": ["--requests", "2000", "--seconds", "8", "--latency-budget-s", "30"],
     "soak": ["--budget-s", "150"],
+    "pending": ["--ops", "20000"],
 }
-ALL = ("overhead", "streaming", "profile", "peers", "memory", "delivery", "gateway", "soak")
+ALL = ("overhead", "streaming", "profile", "peers", "memory", "delivery", "gateway", "soak", "pending")
 #: Run on one openai major only (the newest, see scripts/bench) to keep the whole run bounded:
 #: the profile is a diagnostic, the 100k-call memory run takes ~3 min, and delivery/gateway/soak
 #: measure the background worker and the gateway rather than the wrapped call.
-PRIMARY_ONLY = ("profile", "memory", "delivery", "gateway", "soak")
+PRIMARY_ONLY = ("profile", "memory", "delivery", "gateway", "soak", "pending")
 QUICK = {
     "overhead": ["--rounds", "5", "--calls", "60"],
     "peer": ["--rounds", "3", "--calls", "40"],
@@ -50,6 +51,7 @@ QUICK = {
     "delivery": ["--rounds", "3", "--ops", "1000", "--budget-s", "20"],
     "gateway": ["--requests", "500", "--seconds", "3", "--latency-budget-s", "10"],
     "soak": ["--budget-s", "45"],
+    "pending": ["--ops", "5000"],
 }
 
 
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     if "memory" in only:
         steps.append(("memory", ["bench_memory.py", *knobs["memory"]], 420))
     for name, script, timeout in (("delivery", "bench_delivery.py", 240), ("gateway", "bench_gateway.py", 180),
-                                  ("soak", "bench_soak.py", 240)):
+                                  ("soak", "bench_soak.py", 240), ("pending", "bench_pending.py", 240)):
         if name in only:
             steps.append((name, [script, *knobs[name]], timeout))
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+from ._commands import doctor, outbox
+
 __all__ = ["main"]
 
 _Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -225,13 +227,14 @@ def _run_session(args: argparse.Namespace) -> int:
     return _api_call(args, work)
 
 
-def _add_doctor(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ._commands import doctor
-
-    doctor.add_parser(subparsers)
-
-
-_SUBCOMMANDS: tuple[_Adder, ...] = (_add_gateway, _add_demo, _add_sessions, _add_session, _add_doctor)
+_SUBCOMMANDS: tuple[_Adder, ...] = (
+    _add_gateway,
+    _add_demo,
+    _add_sessions,
+    _add_session,
+    doctor.add_parser,
+    outbox.add_parser,
+)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -24,7 +24,6 @@ from helicone_wrap._exceptions import (
     HeliconeRateLimitError,
     HeliconeRequestNotFound,
 )
-from helicone_wrap._http import http
 from helicone_wrap._operations import enrich_request, feedback_request, score_request
 
 from .faultserver import (
@@ -165,7 +164,7 @@ def test_refused_connection_is_retried_then_reported() -> None:
     assert handle.wait(10)
     assert isinstance(handle.error, HeliconeConnectionError)
     # Chained to the installed httpx's (or httpx2's) own exception, whichever path sent it.
-    assert isinstance(handle.error.__cause__, http.ConnectError)
+    assert "ConnectError" in str(handle.error)  # its type and message; not the exception with its frames
     assert KEY not in str(handle.error)
     assert _delivery.stats().retried >= 1
 
@@ -405,16 +404,6 @@ def test_leftovers_in_outbox_are_replayed_with_the_current_key(
     assert {r.headers["authorization"] for r in server.seen()} == {f"Bearer {KEY}"}
     assert _delivery.stats().replayed == 3
     assert Outbox(box, "inspect").rows() == []
-
-
-def test_outbox_rows_older_than_max_age_are_discarded(server: FaultServer, tmp_path: Path) -> None:
-    """Replay skips (and deletes) rows older than the outbox's maximum age."""
-    box = tmp_path / "old.sqlite3"
-    Outbox(box, "ancient").add([OutboxRow("a", "feedback", rid(), '{"rating": true}', server.url, 1.0)])
-    _delivery.configure(outbox=box)
-    assert _delivery.flush(10)
-    assert server.seen() == []
-    assert eventually(lambda: Outbox(box, "inspect").rows() == [])
 
 
 def test_env_proxy_routes_through_the_client(server: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:

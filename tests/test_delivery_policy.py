@@ -51,10 +51,10 @@ def test_outcome_by_answer(status: int | None, body: Any, action: str, reason: s
 
 @pytest.mark.parametrize(
     ("attempt", "expected"),
-    [(1, 0.25), (2, 0.5), (3, 1.0), (4, 2.0), (8, 30.0), (30, 30.0)],
+    [(1, 0.25), (2, 0.5), (3, 1.0), (4, 2.0), (8, 32.0), (14, 2048.0), (15, 3600.0), (60, 3600.0)],
 )
 def test_backoff_doubles_up_to_the_cap(attempt: int, expected: float) -> None:
-    """The backoff ceiling is base * 2**(attempt-1), capped (0.25 s base, 30 s cap by default)."""
+    """The backoff ceiling is base * 2**(attempt-1), capped (0.25 s base, one hour cap by default)."""
     assert decide(503, attempt=attempt).delay == expected
 
 
@@ -90,13 +90,18 @@ def test_retry_after_longer_than_the_window_gives_up() -> None:
 def test_window_bounds_all_retries(status: int | None) -> None:
     """Past the lag window nothing is retried any more; the reason says it gave up."""
     body = NOT_FOUND if status == 500 else None
-    decision = decide(status, body, elapsed=601.0)
+    decision = decide(status, body, elapsed=7 * 86400.0 + 1)
     assert decision.action == "fail" and decision.reason.startswith("gave-up:")
 
 
 def test_last_retry_lands_at_the_window_end() -> None:
     """A backoff longer than what is left of the window is shortened to end exactly at it."""
-    assert decide(503, attempt=10, elapsed=595.0).delay == 5.0
+    assert decide(503, attempt=10, elapsed=7 * 86400.0 - 5).delay == 5.0
+
+
+def test_default_window_covers_a_multi_day_outage() -> None:
+    """Helicone's ingestion has lagged for days: "Request not found" is still retried after 6 days."""
+    assert decide(500, NOT_FOUND, attempt=40, elapsed=6 * 86400.0).action == "retry"
 
 
 def test_max_retries_caps_attempts() -> None:

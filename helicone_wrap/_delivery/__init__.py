@@ -12,7 +12,8 @@ child starts with an empty queue and a fresh worker; the parent's pending work s
 parent's (the parent's handles never complete in the child).
 
 Retries follow :func:`retry_decision`, a pure function: ``500 "Request not found"`` (Helicone
-has not ingested the log yet) is retried with backoff for ``lag_window`` seconds, ``429`` after
+has not ingested the log yet) is retried with backoff (up to an hour) for ``lag_window`` seconds
+(7 days, counted from the first attempt in any process), ``429`` after
 ``Retry-After``, other 5xx, 408 and no answer with backoff within the window; other 4xx are not
 retried. A final failure goes on the handle and is logged once per status (logger
 ``helicone_wrap``, WARNING; the key never appears).
@@ -20,7 +21,9 @@ retried. A final failure goes on the handle and is logged once per status (logge
 A retrying operation waits in a heap keyed by its next attempt time, so it never holds up
 others. ``flush(timeout)`` waits for everything queued before it and never hangs; at exit a
 bounded flush runs (``exit_timeout``, default 5 s), then whatever is left is written to the
-SQLite outbox (see :mod:`helicone_wrap._delivery.outbox`) and replayed when a worker next starts. When
+SQLite outbox (see :mod:`helicone_wrap._delivery.outbox`; one stderr line says how many and where)
+and replayed when a worker next starts (operations replayed from other processes are never waited
+for at exit: one attempt, then back to the outbox with their next due time). When
 the in-memory queue is full (``max_queue``), new operations spill to the outbox; with no outbox
 the oldest waiting operation is dropped (its handle's error is a ``HeliconeDeliveryDropped``),
 counted in :func:`stats` and warned about once per burst.
@@ -135,8 +138,11 @@ def configure(
 ) -> None:
     """Change how enrich/feedback/score are delivered; only the arguments you pass change.
 
-    - ``lag_window`` (600 s): how long retries go on, counted from an operation's first attempt in
-      this process (Helicone may lag behind in ingesting logs).
+    - ``lag_window`` (7 days): how long retries go on, counted from an operation's first attempt in
+      any process (the outbox stores it, with the attempt count and next due time). Helicone may lag
+      behind in ingesting logs for days; the backoff grows to an hour between attempts. When the
+      window ends the operation is marked failed in the outbox, with its last error
+      (``helicone-wrap outbox`` lists it).
     - ``exit_timeout`` (5 s): the bound on the flush at interpreter exit.
     - ``outbox`` (:data:`DEFAULT_OUTBOX`, the per-user data dir): SQLite file for undelivered
       operations, replayed on the next start; ``None`` disables it.

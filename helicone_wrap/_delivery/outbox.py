@@ -3,8 +3,14 @@
 Rows are written when the process exits with work left, when the in-memory queue is full, or
 for every operation when ``durable=True``; they are replayed when a worker starts (in this
 process or a later one). A row holds the operation id, kind, request id, JSON body, REST root
-URL, creation time and attempt count. **Never the API key**: on replay the key is looked up
-again for the row's URL (``_config.target_for_url``).
+URL, creation time and its progress: attempt count, first attempt time, next due time and last
+error (type, message, status). A row whose retry window ended is kept, marked failed
+(``failed_at``), until ``helicone-wrap outbox clear``; it is never replayed on its own.
+**Never the API key**: on replay the key is looked up again for the row's URL
+(``_config.target_for_url``).
+
+Schema version 2 added the progress columns; a version 1 file is migrated in place when it is
+opened (``ALTER TABLE ... ADD COLUMN``; version 1 code still reads and writes a migrated file).
 
 Several processes may share one file. WAL mode and short ``BEGIN IMMEDIATE`` transactions keep
 writers out of each other's way. A process *claims* rows before sending them: it writes its
@@ -32,7 +38,7 @@ __all__ = ["Outbox", "OutboxRow", "default_outbox_path"]
 
 APP_DIR = "helicone_wrap"
 FILE_NAME = "outbox.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -52,7 +58,21 @@ CREATE INDEX IF NOT EXISTS outbox_owner ON outbox (owner);
 CREATE INDEX IF NOT EXISTS outbox_origin ON outbox (origin, seq);
 """
 
-_COLUMNS = "op_id, kind, request_id, payload, api_url, created_at, attempts, origin, seq"
+# Added by schema version 2 (per-operation progress); ``ALTER TABLE`` adds them to older files.
+_PROGRESS = (
+    ("first_try", "REAL NOT NULL DEFAULT 0"),
+    ("due_at", "REAL NOT NULL DEFAULT 0"),
+    ("error_type", "TEXT"),
+    ("error_message", "TEXT"),
+    ("error_status", "INTEGER"),
+    ("failed_at", "REAL"),
+)
+
+_COLUMNS = (
+    "op_id, kind, request_id, payload, api_url, created_at, attempts, origin, seq, "
+    "first_try, due_at, error_type, error_message, error_status, failed_at"
+)
+_UPDATED = ("attempts", "first_try", "due_at", "error_type", "error_message", "error_status", "failed_at")
 
 
 def default_outbox_path() -> Path:
@@ -83,10 +103,44 @@ class OutboxRow:
     attempts: int = 0
     origin: str | None = None
     seq: int | None = None
+    first_try: float = 0.0  # Unix time of the first attempt; 0: never tried
+    due_at: float = 0.0  # Unix time of the next attempt; 0: at once
+    error_type: str | None = None
+    error_message: str | None = None
+    error_status: int | None = None
+    failed_at: float | None = None  # set when the operation was given up on
 
     def body(self) -> Any:
         """The JSON body, decoded."""
         return json.loads(self.payload)
+
+    def values(self) -> tuple[Any, ...]:
+        """The row's values in ``_COLUMNS`` order."""
+        return (
+            self.op_id, self.kind, self.request_id, self.payload, self.api_url, self.created_at, self.attempts,
+            self.origin, self.seq, self.first_try, self.due_at, self.error_type, self.error_message,
+            self.error_status, self.failed_at,
+        )  # fmt: skip
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the schema version 2 columns a version 1 file lacks (inside one write transaction)."""
+    if all(name in _column_names(conn) for name, _ in _PROGRESS):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        have = _column_names(conn)  # again, under the lock: another process may have just migrated
+        for name, declaration in _PROGRESS:
+            if name not in have:
+                conn.execute(f"ALTER TABLE outbox ADD COLUMN {name} {declaration}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _column_names(conn: sqlite3.Connection) -> set[str]:
+    return {str(row[1]) for row in conn.execute("PRAGMA table_info(outbox)")}
 
 
 def owner_tag(token: str) -> str:
@@ -144,6 +198,7 @@ class Outbox:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")  # survives a killed process; WAL keeps it fast
                 conn.executescript(_SCHEMA)
+                _migrate(conn)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             except BaseException:
                 conn.close()
@@ -151,7 +206,10 @@ class Outbox:
             self._conn = conn
             # Close the connection when this handle is garbage-collected, not at some later
             # point by sqlite3's own finaliser (which Python 3.13 reports as a ResourceWarning).
-            weakref.finalize(self, conn.close)
+            # Never at interpreter exit, though: weakref's own exit hook runs before the delivery
+            # exit hook whenever the connection opened after that hook was registered, and the
+            # exit hook still has to save what is left here.
+            weakref.finalize(self, conn.close).atexit = False
         return self._conn
 
     def _transaction(self, work: Callable[[sqlite3.Connection], Any], timeout: float | None = None) -> Any:
@@ -182,18 +240,16 @@ class Outbox:
         """Insert (or refresh) rows; ``claimed`` keeps them ours, else any process may replay them."""
         owner = self.owner if claimed else None
         lease = lease_until if claimed else 0.0
-        params = [
-            (r.op_id, r.kind, r.request_id, r.payload, r.api_url, r.created_at, r.attempts, r.origin, r.seq, owner, lease)
-            for r in rows
-        ]
+        params = [(*r.values(), owner, lease) for r in rows]
         if not params:
             return 0
+        marks = ",".join("?" * len(params[0]))
+        updates = ", ".join(f"{name}=excluded.{name}" for name in (*_UPDATED, "owner", "lease_until"))
 
         def work(conn: sqlite3.Connection) -> int:
             conn.executemany(
-                f"INSERT INTO outbox ({_COLUMNS}, owner, lease_until) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(op_id) DO UPDATE SET attempts=excluded.attempts, owner=excluded.owner, "
-                "lease_until=excluded.lease_until",
+                f"INSERT INTO outbox ({_COLUMNS}, owner, lease_until) VALUES ({marks}) "
+                f"ON CONFLICT(op_id) DO UPDATE SET {updates}",
                 params,
             )
             return len(params)
@@ -214,7 +270,10 @@ class Outbox:
         lease: float,
         alive: Callable[[str], bool] = owner_alive,
     ) -> list[OutboxRow]:
-        """Atomically take up to ``limit`` free rows (oldest first) for this process."""
+        """Atomically take up to ``limit`` free rows that are due (oldest first) for this process.
+
+        Failed rows and rows whose next attempt is later than ``now`` are left alone.
+        """
 
         def work(conn: sqlite3.Connection) -> list[OutboxRow]:
             held = [
@@ -227,8 +286,8 @@ class Outbox:
             stale_clause = f" OR owner IN ({marks})" if stale else ""
             found = conn.execute(
                 f"SELECT rowid, {_COLUMNS} FROM outbox WHERE (owner IS NULL OR lease_until < ?{stale_clause}) "
-                "AND (owner IS NULL OR owner != ?) ORDER BY rowid LIMIT ?",
-                (now, *stale, self.owner, limit),
+                "AND (owner IS NULL OR owner != ?) AND failed_at IS NULL AND due_at <= ? ORDER BY rowid LIMIT ?",
+                (now, *stale, self.owner, now, limit),
             ).fetchall()
             if found:
                 conn.executemany(
@@ -251,20 +310,36 @@ class Outbox:
     def has_origin_before(self, origin: str, seq: int) -> bool:
         """True while a row this process queued before ``seq`` is still in the outbox."""
         found = self._transaction(
-            lambda c: c.execute("SELECT 1 FROM outbox WHERE origin=? AND seq<? LIMIT 1", (origin, seq)).fetchone()
+            lambda c: c.execute(
+                "SELECT 1 FROM outbox WHERE origin=? AND seq<? AND failed_at IS NULL LIMIT 1", (origin, seq)
+            ).fetchone()
         )
         return found is not None
-
-    def purge_older_than(self, cutoff: float) -> int:
-        """Delete unclaimed rows created before ``cutoff`` (Unix time); returns how many."""
-        cursor = self._transaction(
-            lambda c: c.execute("DELETE FROM outbox WHERE created_at < ? AND owner IS NULL", (cutoff,))
-        )
-        return int(cursor.rowcount)
 
     def rows(self) -> list[OutboxRow]:
         """Every row, oldest first (for inspection and tests)."""
         return list(self._transaction(lambda c: [OutboxRow(*r) for r in c.execute(f"SELECT {_COLUMNS} FROM outbox ORDER BY rowid")]))
+
+    def retry_now(self, *, failed: bool = True) -> int:
+        """Make every unclaimed row due at once; ``failed`` ones too, with a fresh retry window.
+
+        Returns how many rows were changed. Usage: ``box.retry_now()`` before a ``flush()``
+        """
+
+        def work(conn: sqlite3.Connection) -> int:
+            changed = conn.execute("UPDATE outbox SET due_at=0 WHERE failed_at IS NULL AND owner IS NULL").rowcount
+            if failed:
+                changed += conn.execute(
+                    "UPDATE outbox SET due_at=0, failed_at=NULL, first_try=0, attempts=0 WHERE failed_at IS NOT NULL"
+                ).rowcount
+            return int(changed)
+
+        return int(self._transaction(work))
+
+    def clear(self, *, failed_only: bool = False) -> int:
+        """Delete every row (or only the failed ones); returns how many. Usage: ``box.clear(failed_only=True)``"""
+        where = " WHERE failed_at IS NOT NULL" if failed_only else ""
+        return int(self._transaction(lambda c: c.execute(f"DELETE FROM outbox{where}").rowcount))
 
     def close(self, timeout: float = 2.0) -> None:
         """Close the connection (waits up to ``timeout`` for an operation in progress)."""

@@ -19,7 +19,7 @@ from .._config import Target
 from .._exceptions import HeliconeDeliveryDropped
 from .._guard import logger
 from .handle import Delivery, DeliveryStats
-from .outbox import Outbox
+from .outbox import Outbox, OutboxRow
 from .settings import Settings
 from .transport import RestTransport
 
@@ -27,12 +27,23 @@ from .transport import RestTransport
 QUEUED, SENDING, DONE, DROPPED, SPILLED = range(5)
 
 
+#: What a failed attempt leaves behind: the error's type name, message and HTTP status (None when
+#: there was no answer). Never the exception itself: its traceback and chained exceptions keep
+#: frames and their locals alive, ~10 KB per pending operation.
+LastError = tuple[str, str, "int | None"]
+
+
 class _Op:
-    """One write to send: its body, where to, its handle and its progress."""
+    """One write to send: its body, where to, its handle and its progress.
+
+    ``first_try`` and ``due_at`` are Unix times (0: not yet / at once), stored in the outbox with
+    the operation, so the retry window is counted from the very first attempt in any process.
+    ``foreign`` marks an operation replayed from another process's rows: nobody here waits for it.
+    """
 
     __slots__ = (
-        "api_url", "attempts", "body", "created_at", "first_try", "handle", "in_outbox", "kind",
-        "last_exc", "op_id", "request_id", "seq", "state", "target",
+        "api_url", "attempts", "body", "created_at", "due_at", "first_try", "foreign", "handle", "in_outbox",
+        "kind", "last_error", "op_id", "request_id", "seq", "state", "target",
     )  # fmt: skip
 
     def __init__(
@@ -58,9 +69,11 @@ class _Op:
         self.op_id = op_id
         self.in_outbox = op_id is not None
         self.first_try = 0.0
+        self.due_at = 0.0
+        self.foreign = False
         self.seq = 0
         self.state = QUEUED
-        self.last_exc: BaseException | None = None
+        self.last_error: LastError | None = None
 
 
 class _WorkerState:
@@ -83,6 +96,7 @@ class _WorkerState:
         self.unfinished: OrderedDict[int, _Op] = OrderedDict()
         self.spills: deque[_Op] = deque()
         self.deletions: deque[str] = deque()
+        self.upserts: deque[OutboxRow] = deque()  # rows to write back: not due yet, or failed
         self.spilled_handles: weakref.WeakValueDictionary[str, Delivery] = weakref.WeakValueDictionary()
         self.next_seq = 1
         self.wake_flag = False

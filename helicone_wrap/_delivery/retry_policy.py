@@ -1,7 +1,9 @@
 """The delivery retry policy: after each attempt, deliver, retry later or fail (pure functions).
 
 - ``500 "Request not found"``: Helicone has not ingested the log yet. Retried with exponential
-  backoff and full jitter for ``lag_window`` seconds (default 10 minutes).
+  backoff and full jitter (0.25 s doubling per attempt, capped at one hour) for ``lag_window``
+  seconds (default 7 days: Helicone's ingestion has lagged by days in real outages), counted from
+  the operation's first attempt in any process (the outbox stores it with the attempt count).
 - ``429``: retried after ``Retry-After`` (seconds or HTTP date) or ``RateLimit-Reset``.
 - other 5xx, 408, timeouts, refused/reset connections: retried with backoff, within the window.
 - 400, 401, 403, 404, 422 and other 4xx: not retried.
@@ -36,10 +38,10 @@ def retry_decision(
     attempt: int,
     elapsed: float,
     *,
-    lag_window: float = 600.0,
+    lag_window: float = 7 * 86400.0,
     max_retries: int | None = None,
     base: float = 0.25,
-    cap: float = 30.0,
+    cap: float = 3600.0,
     rand: Callable[[], float] = random.random,
     now: float | None = None,
 ) -> Decision:

@@ -45,7 +45,7 @@ class Settings:
     Usage: ``Settings(lag_window=60.0).outbox_path()``
     """
 
-    lag_window: float = 600.0
+    lag_window: float = 7 * 86400.0
     exit_timeout: float = 5.0
     outbox: Path | None | _DefaultOutbox = DEFAULT_OUTBOX
     durable: bool = False
@@ -54,8 +54,7 @@ class Settings:
     concurrency: int = 4
     request_timeout: float = 10.0
     backoff_base: float = 0.25
-    backoff_cap: float = 30.0
-    outbox_max_age: float = 7 * 86400.0
+    backoff_cap: float = 3600.0
 
     def outbox_path(self) -> Path | None:
         """Where the outbox lives, or None when it is disabled."""

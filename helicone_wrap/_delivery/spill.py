@@ -1,5 +1,6 @@
 """The worker's side of the outbox: durable writes, spilling a full queue, replaying saved
-operations, deleting delivered rows, renewing leases, and saving what is left at exit.
+operations, deleting delivered rows, putting back replayed rows that are not due yet, marking
+given-up rows failed, renewing leases, and saving what is left at exit.
 
 The outbox itself (a SQLite file shared by processes) is :class:`helicone_wrap._delivery.outbox.Outbox`;
 this layer decides when operations go into it and come back out of it.
@@ -11,12 +12,13 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .. import _api
 from .._guard import logger, warn_once
 from .outbox import Outbox, OutboxRow
-from .queue import SPILLED, _Op, _WorkerState
+from .queue import SPILLED, LastError, _Op, _WorkerState
 
 LEASE = 300.0  # how long a claim on outbox rows lasts without renewal (s)
 _KINDS = frozenset({_api.KIND_PROPERTY, _api.KIND_FEEDBACK, _api.KIND_SCORE})
@@ -53,11 +55,28 @@ class _OutboxSide(_WorkerState):
             op.op_id = f"{self.token}-{op.seq}"
         return op.op_id
 
-    def _row(self, op: _Op) -> OutboxRow:
+    def _row(self, op: _Op, failed_at: float | None = None) -> OutboxRow:
+        kind, message, status = op.last_error or (None, None, None)
         return OutboxRow(
             self._op_id(op), op.kind, op.request_id, json.dumps(op.body), op.api_url, op.created_at, op.attempts,
-            self.token, op.seq,
+            self.token, op.seq, op.first_try, op.due_at, kind, message, status, failed_at,
         )  # fmt: skip
+
+    def _store_later(self, op: _Op, *, failed: bool) -> bool:
+        """Queue ``op``'s row for the outbox (unclaimed: due at ``op.due_at``, or marked failed).
+
+        The scheduler writes it (:meth:`_drain_upserts`); False when there is no outbox.
+        """
+        if self.settings.outbox is None:
+            return False
+        self.upserts.append(self._row(op, time.time() if failed else None))
+        self._wake_scheduler()
+        return True
+
+    def _drain_upserts(self, timeout: float | None = None) -> None:
+        rows = _take_all(self.upserts)
+        if rows:
+            self._outbox_call("put-back", lambda box: box.add(rows, timeout=timeout))
 
     def _write_durable(self, queued: list[_Op]) -> None:
         rows = [self._row(op) for op in queued]
@@ -116,25 +135,26 @@ class _OutboxSide(_WorkerState):
         rows = self._outbox_call("claim", lambda box: box.claim(limit, now=time.time(), lease=LEASE)) or []
         ops: list[_Op] = []
         rows_kept: list[OutboxRow] = []
-        stale: list[str] = []
-        cutoff = time.time() - self.settings.outbox_max_age
+        unreadable: list[OutboxRow] = []
         for row in rows:
             if row.kind not in _KINDS:
                 continue  # written by a newer helicone_wrap: leave it (our claim ends at exit)
             try:
                 body = row.body()
-            except ValueError:
-                stale.append(row.op_id)  # corrupt: nothing we can ever send
-                continue
-            if row.created_at < cutoff:
-                stale.append(row.op_id)
+            except ValueError as exc:  # corrupt: nothing we can ever send; keep it, marked failed
+                unreadable.append(_failed_copy(row, ("ValueError", f"unreadable body: {exc}", None)))
                 continue
             handle = self.spilled_handles.pop(row.op_id, None)
             rows_kept.append(row)
-            ops.append(_Op(row.kind, row.request_id, body, row.api_url, None, row.created_at, handle, row.attempts, row.op_id))
-        if stale:
-            warn_once("outbox-stale", "helicone_wrap: discarded %d outbox operations (unreadable, or older than the maximum age).", len(stale))
-            self.deletions.extend(stale)
+            op = _Op(row.kind, row.request_id, body, row.api_url, None, row.created_at, handle, row.attempts, row.op_id)
+            op.first_try, op.due_at = row.first_try, row.due_at
+            if row.error_type is not None:
+                op.last_error = (row.error_type, row.error_message or "", row.error_status)
+            op.foreign = row.origin != self.token
+            ops.append(op)
+        if unreadable:
+            warn_once("outbox-unreadable", "helicone_wrap: %d outbox operations are unreadable; marked failed.", len(unreadable))
+            self.upserts.extend(unreadable)
         if ops:
             with self.lock:
                 for op, row in zip(ops, rows_kept, strict=True):
@@ -168,29 +188,43 @@ class _OutboxSide(_WorkerState):
                 )
             return
         saved = 0
+        left.sort(key=lambda op: op.foreign)  # ours first: replayed rows are in the outbox already
+        own = sum(1 for op in left if not op.foreign)
         try:
+            # Deletions first: once released, a delivered row would be claimable by another process.
+            ids = _take_all(self.deletions)
+            if ids:
+                box.delete(ids, timeout=max(0.05, deadline - time.monotonic()))
+            self._drain_upserts(timeout=max(0.05, deadline - time.monotonic()))
             rows = [self._row(op) for op in left]
             for chunk in range(0, len(rows), 10_000):  # stop at the deadline rather than overrun it
                 if chunk and time.monotonic() >= deadline:
                     break
                 saved += box.add(rows[chunk : chunk + 10_000], timeout=max(0.05, deadline - time.monotonic()))
             box.release(timeout=max(0.05, deadline - time.monotonic()))
-            ids = list(self.deletions)
-            if ids:
-                box.delete(ids, timeout=max(0.05, deadline - time.monotonic()))
             with self.lock:
                 self.counts["spilled"] += sum(1 for op in left[:saved] if not op.in_outbox)
-            if saved < len(left):
+            if saved < own:
                 logger.warning(
-                    "helicone_wrap: saved %d of %d undelivered operations to the outbox before the exit "
-                    "deadline; raise configure(exit_timeout=...) to keep them all.",
+                    "helicone_wrap: %d enrich/feedback/score operations were not delivered before exit; %d saved "
+                    "to the outbox at %s (inspect: helicone-wrap outbox), the rest lost: raise "
+                    "configure(exit_timeout=...) to keep them all.",
+                    own,
                     saved,
-                    len(left),
+                    box.path,
+                )
+            elif own:
+                logger.warning(
+                    "helicone_wrap: %d enrich/feedback/score operations were not delivered before exit; saved to the "
+                    "outbox at %s (inspect: helicone-wrap outbox).",
+                    own,
+                    box.path,
                 )
         except Exception as exc:
             logger.warning(
-                "helicone_wrap: could not save %d undelivered operations to the outbox at %s at exit: %s: %s",
-                len(left),
+                "helicone_wrap: %d enrich/feedback/score operations were not delivered before exit and could not "
+                "be saved to the outbox at %s: %s: %s",
+                own,
                 box.path,
                 type(exc).__name__,
                 exc,
@@ -198,6 +232,10 @@ class _OutboxSide(_WorkerState):
 
 
 _T = TypeVar("_T")
+
+
+def _failed_copy(row: OutboxRow, error: LastError) -> OutboxRow:
+    return replace(row, error_type=error[0], error_message=error[1], error_status=error[2], failed_at=time.time())
 
 
 def _take_all(items: deque[_T]) -> list[_T]:

@@ -19,11 +19,11 @@ from typing import Any
 
 from .. import _api, _guard
 from .._config import Target, target_for_url
-from .._exceptions import HeliconeAPIError, HeliconeError, HeliconeRequestNotFound
+from .._exceptions import HeliconeAPIError, HeliconeConnectionError, HeliconeError, HeliconeRequestNotFound
 from .._guard import warn_once
 from .._http import http
 from .handle import Delivery
-from .queue import DONE, QUEUED, SENDING, _Op
+from .queue import DONE, QUEUED, SENDING, LastError, _Op
 from .retry_policy import Decision, retry_decision
 from .spill import _OutboxSide
 from .transport import RestTransport
@@ -43,6 +43,20 @@ def _scrub(error: HeliconeAPIError, target: Target) -> HeliconeAPIError:
     if key and key in str(error):
         return type(error)(error.message.replace(key, "<redacted>"), status=error.status)
     return error
+
+
+_ERRORS: dict[LastError, LastError] = {}
+
+
+def _shared_error(kind: str, message: str, status: int | None) -> LastError:
+    """One tuple per distinct error: thousands of ops failing alike share it (memory per pending op)."""
+    key = (kind, message, status)
+    found = _ERRORS.get(key)
+    if found is None:
+        if len(_ERRORS) >= 512:
+            _ERRORS.clear()
+        found = _ERRORS[key] = key
+    return found
 
 
 class _Worker(_OutboxSide):
@@ -142,7 +156,7 @@ class _Worker(_OutboxSide):
                 due: list[_Op] = []
                 with self.cond:
                     if not self.wake_flag:
-                        busy = self.unfinished or self.spills or self.deletions or self.outbox_dirty
+                        busy = self.unfinished or self.spills or self.deletions or self.upserts or self.outbox_dirty
                         timeout = TICK if busy else IDLE_TICK
                         if self.heap:
                             timeout = min(timeout, self.heap[0][0] - time.monotonic())
@@ -159,6 +173,7 @@ class _Worker(_OutboxSide):
                 if self._flag("stopping"):
                     break
                 self._drain_deletions()
+                self._drain_upserts()
                 if self.closing:
                     continue
                 self._drain_spills()
@@ -209,7 +224,7 @@ class _Worker(_OutboxSide):
         target = op.target or target_for_url(op.api_url)
         request = _api.build_write(op.kind, op.request_id, op.body)
         if op.first_try == 0.0:
-            op.first_try = time.monotonic()
+            op.first_try = time.time()
         cache_key = (target.api_url, target.api_key)
         headers = self.headers.get(cache_key)
         if headers is None:
@@ -228,9 +243,9 @@ class _Worker(_OutboxSide):
             )
             body = None if content == _OK_BODY else _api.decode_body(content)
         except http.TransportError as exc:
-            op.last_exc = exc
+            op.last_error = _shared_error(type(exc).__name__, str(exc), None)
         op.attempts += 1
-        elapsed = time.monotonic() - op.first_try
+        elapsed = max(0.0, time.time() - op.first_try)
         decision = retry_decision(
             status, body, answer_headers, op.attempts, elapsed,
             lag_window=settings.lag_window, max_retries=settings.max_retries,
@@ -238,10 +253,20 @@ class _Worker(_OutboxSide):
         )  # fmt: skip
         if decision.action == "done":
             self._finish(op, None)
-        elif decision.action == "retry":
+            return
+        if status is not None:
+            error = _api.api_error(status, body, answer_headers)
+            op.last_error = _shared_error(type(error).__name__, _scrub(error, target).message, status)
+        if decision.action == "retry":
             self._retry(op, decision.delay)
+            return
+        failure = self._failure(op, target, status, body, answer_headers, decision, elapsed)
+        gave_up = decision.reason.startswith("gave-up")
+        # Given up (the window ended), or nobody here holds a handle: keep it in the outbox, marked failed.
+        if (gave_up or op.foreign) and self._store_later(op, failed=True):
+            self._finish(op, failure, stored=True)
         else:
-            self._finish(op, self._failure(op, target, status, body, answer_headers, decision, elapsed))
+            self._finish(op, failure)
 
     def _failure(
         self,
@@ -254,8 +279,10 @@ class _Worker(_OutboxSide):
         elapsed: float,
     ) -> BaseException:
         if status is None:
-            error: HeliconeAPIError = _api.connection_error(op.last_exc or OSError("no answer"), op.api_url)
-            error.__cause__ = op.last_exc
+            name, message, _ = op.last_error or ("OSError", "no answer", None)
+            error: HeliconeAPIError = HeliconeConnectionError(
+                f"no answer from the Helicone REST API at {op.api_url}: {name}: {message}"
+            )
         else:
             error = _scrub(_api.api_error(status, body, headers), target)
         gave_up = decision.reason.startswith("gave-up")
@@ -266,7 +293,7 @@ class _Worker(_OutboxSide):
                 status=error.status,
                 body=error.body,
             )
-        kind = f"{status}" if status is not None else type(op.last_exc).__name__
+        kind = f"{status}" if status is not None else (op.last_error or ("OSError",))[0]
         warn_once(
             f"fail-{kind}",
             "helicone_wrap: %s for request %s failed%s: %s (further %s failures are not logged)",
@@ -281,6 +308,11 @@ class _Worker(_OutboxSide):
     def _retry(self, op: _Op, delay: float) -> None:
         with self.lock:
             self.counts["retried"] += 1
+        op.due_at = time.time() + delay
+        if op.foreign and self._store_later(op, failed=False):
+            # Replayed from another process: back to the outbox, due later; this process is done with it.
+            self._finish(op, None, stored=True)
+            return
         op.state = QUEUED
         due = time.monotonic() + delay
         with self.cond:
@@ -289,18 +321,22 @@ class _Worker(_OutboxSide):
                 self.wake_flag = True
                 self.cond.notify()
 
-    def _finish(self, op: _Op, error: BaseException | None) -> None:
+    def _finish(self, op: _Op, error: BaseException | None, *, stored: bool = False) -> None:
+        """Done here: delivered, failed (``error``), or ``stored`` back in the outbox (row kept)."""
         op.state = DONE
         with self.lock:
             self.unfinished.pop(op.seq, None)
             if not self.unfinished:
                 self.unordered = False
-            self.counts["failed" if error is not None else "delivered"] += 1
+            if error is not None:
+                self.counts["failed"] += 1
+            elif not stored:
+                self.counts["delivered"] += 1
             # Wake flush() only when its condition may now hold, not once per operation.
             wake = self.flush_waiters > 0 and (
                 self.unordered or not self.unfinished or next(iter(self.unfinished)) >= self.flush_target
             )
-        if op.in_outbox and op.op_id is not None:
+        if op.in_outbox and op.op_id is not None and not stored:
             self.deletions.append(op.op_id)
         if op.handle is not None:
             op.handle._part_done(error)
@@ -310,13 +346,18 @@ class _Worker(_OutboxSide):
 
     # - flush, exit, stop -------------------------------------------------------------------------
 
-    def flush(self, timeout: float) -> bool:
+    def flush(self, timeout: float, *, own_only: bool = False) -> bool:
+        """Wait for the operations queued before now; ``own_only``: not for rows replayed from others.
+
+        Without ``own_only`` a replayed row counts until its attempt here ends: delivered, failed,
+        or put back in the outbox with its next due time.
+        """
         deadline = time.monotonic() + max(0.0, timeout)
         path = self.settings.outbox_path()
         leftovers = self.settings.outbox is not None and path is not None and path.exists()
         if not self.started and not self.unfinished and not self.spills and not leftovers:
             return True
-        if not self.closing and self.ensure_started():
+        if not self.closing and self.ensure_started() and not own_only:
             self.replay_done.wait(max(0.0, deadline - time.monotonic()))
         with self.lock:
             target = self.next_seq
@@ -324,7 +365,7 @@ class _Worker(_OutboxSide):
             self.flush_target = min(self.flush_target, target) if self.flush_waiters > 1 else target
         try:
             while True:
-                if self._flushed(target):
+                if self._flushed(target, own_only):
                     return True
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -335,16 +376,19 @@ class _Worker(_OutboxSide):
             with self.lock:
                 self.flush_waiters -= 1
 
-    def _flushed(self, target: int) -> bool:
+    def _flushed(self, target: int, own_only: bool = False) -> bool:
         with self.lock:
             if self.unfinished:
                 oldest = min(self.unfinished) if self.unordered else next(iter(self.unfinished))
-                if oldest < target:
+                if oldest < target and not own_only:
+                    return False
+                if oldest < target and any(seq < target and not op.foreign for seq, op in self.unfinished.items()):
                     return False
         if any(op.seq < target for op in list(self.spills)):
             return False
         if self.outbox is not None:
             self._drain_deletions()  # so a flush() followed by a hard exit does not resend delivered rows
+            self._drain_upserts()
         if not self.own_rows:
             return True
         pending = self._outbox_call("check", lambda box: box.has_origin_before(self.token, target))
@@ -357,7 +401,7 @@ class _Worker(_OutboxSide):
         if self.started and not self.closing:
             # Keep enough of the budget to save what is left (~10 µs per operation, measured).
             reserve = min(timeout * 0.5, 0.25 + (len(self.unfinished) + len(self.spills)) * 10e-6)
-            self.flush(max(0.0, timeout - reserve))
+            self.flush(max(0.0, timeout - reserve), own_only=True)  # never wait for other processes' rows
         self.closing = True
         with self.lock:
             left = [op for op in self.unfinished.values() if op.state in (QUEUED, SENDING)]
