@@ -7,7 +7,8 @@ Route map:
   ``/v1/embeddings``, ``/v1/responses``, ``/v1/models[/{id}]``, Azure-style
   ``/openai/deployments/{deployment}/...``, and any other ``/v1/...`` path (forwarded
   upstream; 404 offline);
-* ``/healthz`` for readiness checks.
+* ``/healthz`` for readiness checks;
+* the dashboard (:mod:`.dashboard`): ``/``, ``/requests[/{id}]``, ``/sessions[/{id}]``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .asgi import json_bytes
+from .dashboard import dashboard_routes
 from .proxy import ProxyEndpoint, UpstreamPool
 from .rest import RestApi
 from .state import GatewayState
@@ -102,7 +104,7 @@ def build_app(state: GatewayState) -> Starlette:
             await asyncio.to_thread(state.store.close)
 
     return Starlette(
-        routes=_routes(state),
+        routes=[*_routes(state), *dashboard_routes(state.store)],
         lifespan=lifespan,
         exception_handlers={Exception: _internal_error},
     )
