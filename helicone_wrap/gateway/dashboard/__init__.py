@@ -5,7 +5,7 @@ no JavaScript build: it works offline. It only reads the log. Pages live next to
 paths: ``/``, ``/requests``, ``/requests/<id>``, ``/sessions``, ``/sessions/<id>``; static
 files under ``/_dashboard/static``.
 
-Modules: :mod:`.queries` (read-only SQL), :mod:`.bodies`, :mod:`.timeline`,
+Modules: :mod:`.queries` (read-only SQL), :mod:`.records` (row types), :mod:`.bodies`, :mod:`.timeline`,
 :mod:`.charts` and :mod:`.formatting` (pure), :mod:`.routes` (handlers).
 
 Usage: ``routes += dashboard_routes(state.store)``

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .queries import SESSION_KEYS
+from .records import SESSION_KEYS
 
 __all__ = [
     "BOOL_SUFFIX",

@@ -25,7 +25,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import bodies, charts, formatting
-from .queries import Reader, RequestFilter, RequestItem
+from .queries import Reader
+from .records import RequestFilter, RequestItem
 from .timeline import path_tree, ticks, waterfall
 
 __all__ = ["LIVE_SCRIPT", "STATIC_PREFIX", "Dashboard"]

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..._api.sessiontree import split_path
-from .queries import RequestItem
+from .records import RequestItem
 
 __all__ = ["Bar", "TreeNode", "path_tree", "ticks", "waterfall"]
 
