@@ -21,6 +21,7 @@ from helicone_wrap._http import http
 from helicone_wrap.gateway import GatewayServer
 from helicone_wrap.gateway.dashboard.routes import Dashboard
 
+from .conftest import rest_client
 from .dashboard_seed import CHAPTERS, EVIL, Seeded, seeded_gateway
 
 __all__ = ["seeded_gateway"]
@@ -129,15 +130,14 @@ def test_requests_filter_by_session_and_bad_status(site: tuple[GatewayServer, Se
 
 def test_requests_pages(tmp_path: Path) -> None:
     """55 requests: 50 on page one, 5 on page two, newest first, links keep the filter."""
-    with GatewayServer() as gw:
+    with GatewayServer() as gw, rest_client(gw.url) as api:
         for n in range(55):
-            assert http.post(
-                gw.url + "/v1/embeddings",
+            assert api.post(
+                "/v1/embeddings",
                 json={"model": "text-embedding-3-small", "input": str(n)},
                 headers={"Helicone-User-Id": "pager", "Helicone-Property-N": str(n)},
-                timeout=10,
             ).status_code == 200
-        http.post(gw.url + "/v1/embeddings", json={"model": "m", "input": "x"}, timeout=10)
+        api.post("/v1/embeddings", json={"model": "m", "input": "x"})
         first = get(gw, "/requests?user=pager")
         assert len(request_ids(first)) == 50
         assert "1–50 of 55" in first and 'href="/requests?user=pager&amp;page=2"' in first
@@ -249,13 +249,12 @@ def test_sessions_list_and_search(site: tuple[GatewayServer, Seeded]) -> None:
 
 
 def test_sessions_pages() -> None:
-    with GatewayServer() as gw:
+    with GatewayServer() as gw, rest_client(gw.url) as api:
         for n in range(52):
-            http.post(
-                gw.url + "/v1/embeddings",
+            api.post(
+                "/v1/embeddings",
                 json={"model": "m", "input": "x"},
                 headers={"Helicone-Session-Id": f"s-{n:02d}", "Helicone-Session-Name": f"run {n}"},
-                timeout=10,
             )
         first = get(gw, "/sessions")
         assert first.count("<tr data-session-id=") == 50 and "1–50 of 52" in first
@@ -347,3 +346,33 @@ def test_cli_gateway_prints_and_serves_the_dashboard(tmp_path: Path) -> None:
             process.kill()
             process.communicate()
     assert f"dashboard        {url}/" in stderr.decode()
+
+
+async def test_streamed_responses_and_completions_are_reassembled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Responses API events (async client) and completion chunks (sync client) read as one answer."""
+    import openai
+
+    from helicone_wrap import request_id, wrap
+
+    from ..faultserver import isolated_delivery
+
+    delivery = isolated_delivery(tmp_path, monkeypatch)
+    next(delivery)
+    with GatewayServer() as gw:
+        async with openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key="k", max_retries=0) as raw_async:
+            aclient = wrap(raw_async, base_url=gw.url)
+            astream = await aclient.responses.create(model="gpt-4o-mini", input="tell me", stream=True)
+            async for _ in astream:
+                pass
+            responses_id = request_id(astream)
+        with openai.OpenAI(base_url=gw.url + "/v1", api_key="k", max_retries=0) as raw_sync:
+            client = wrap(raw_sync, base_url=gw.url)
+            stream = client.completions.create(model="gpt-3.5-turbo-instruct", prompt="go on", stream=True)
+            for _ in stream:
+                pass
+            completions_id = request_id(stream)
+        for rid, said in ((responses_id, "tell me"), (completions_id, "go on")):
+            html = get(gw, f"/requests/{rid}")
+            answer = re.search(r'stream events\)</small></h2>\n<pre class="answer">([^<]*)</pre>', html)
+            assert answer is not None and answer.group(1).endswith(f"You said: {said}"), rid
+    next(delivery, None)

@@ -14,9 +14,9 @@ from markupsafe import Markup, escape
 
 __all__ = ["bar_chart", "line_chart"]
 
-WIDTH = 640
-HEIGHT = 170
-_LEFT = 56
+WIDTH = 480
+HEIGHT = 150
+_LEFT = 66
 _RIGHT = 8
 _TOP = 10
 _BOTTOM = 24

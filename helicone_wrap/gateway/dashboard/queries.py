@@ -44,8 +44,8 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
     return float(sorted_values[min(rank, len(sorted_values)) - 1])
 
 
-#: Bucket widths the overview picks from, in milliseconds (1 s up to 1 day).
-_BUCKET_STEPS = (1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000)
+#: Bucket widths the overview picks from, in milliseconds (0.1 s up to 1 day).
+_BUCKET_STEPS = (100, 250, 500, 1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000)
 
 
 def bucket_width(span_ms: int, target: int = 48) -> int:

@@ -115,6 +115,18 @@ class _Pager:
         return self.url(self.page + 1) if self.page < self.pages else None
 
 
+def _label(start_ms: int, bucket_ms: int) -> str:
+    """A bucket's start, as precise as its width needs (UTC)."""
+    text = formatting.when(start_ms)  # YYYY-MM-DD HH:MM:SS.mmm
+    if bucket_ms < 1000:
+        return text[11:]
+    if bucket_ms < 60_000:
+        return text[11:19]
+    if bucket_ms < 3_600_000:
+        return text[11:16]
+    return text[5:16] if bucket_ms < 86_400_000 else text[:10]
+
+
 def _page_number(request: Request) -> tuple[int, str | None]:
     raw = request.query_params.get("page", "1").strip() or "1"
     if not raw.isdigit() or int(raw) < 1:
@@ -165,10 +177,7 @@ class Dashboard:
         now = int(time.time() * 1000)
         back = RANGES[chosen]
         data = self.reader.overview(None if back is None else now - back, now)
-        short = data.bucket_ms < 60_000
-        labels = [formatting.when(b.start)[11 : 19 if short else 16] for b in data.buckets]
-        if data.bucket_ms >= 86_400_000:
-            labels = [formatting.when(b.start)[:10] for b in data.buckets]
+        labels = [_label(b.start, data.bucket_ms) for b in data.buckets]
         recent, _ = self.reader.requests(RequestFilter(), 10, 0)
         return self._render(
             "overview.html",
