@@ -104,7 +104,8 @@ def test_dashboard_as_a_person_sees_it(
     # Session: the steps in the tree, one bar per request, concurrent chapters overlapping.
     assert page.locator("h1").inner_text() == f"Session {SESSION_NAME}"
     segments = page.locator(".tree .node .seg").all_inner_texts()
-    assert segments == ["/", "outline", "chapters", "1", "2", "3", "summary"]
+    assert segments[:3] == ["/", "outline", "chapters"] and segments[6:] == ["summary"]
+    assert sorted(segments[3:6]) == ["1", "2", "3"]  # concurrent: in the order they started
     assert page.locator(".waterfall .bar").count() == CHAPTERS + 2
     chapters = [_box(page, rid) for rid in data.chapter_ids]
     assert max(left for left, _ in chapters) < min(right for _, right in chapters), chapters

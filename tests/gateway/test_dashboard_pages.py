@@ -268,7 +268,8 @@ def test_session_detail_tree_and_waterfall(site: tuple[GatewayServer, Seeded]) -
     gw, data = site
     html = get(gw, f"/sessions/{data.session_id}")
     paths = re.findall(r'<li class="node" style="--depth: \d+" data-path="([^"]+)">', html)
-    assert paths == ["/", "/outline", "/chapters", "/chapters/1", "/chapters/2", "/chapters/3", "/summary"]
+    assert paths[:3] == ["/", "/outline", "/chapters"] and paths[6:] == ["/summary"]
+    assert sorted(paths[3:6]) == ["/chapters/1", "/chapters/2", "/chapters/3"]  # in the order they started
     bars = re.findall(r'<a class="bar ok" href="/requests/([^"]+)".*?style="left: ([\d.]+)%; width: ([\d.]+)%"', html)
     assert [rid for rid, _, _ in bars][0] == data.outline_id and len(bars) == CHAPTERS + 2
     spans = {rid: (float(left), float(left) + float(width)) for rid, left, width in bars}
