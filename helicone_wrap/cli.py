@@ -110,6 +110,7 @@ def _print_banner(args: argparse.Namespace) -> None:
     root = f"http://{host}:{args.port}"
     console = Console(stderr=True, highlight=False)
     console.print(f"[bold]helicone-wrap gateway[/bold] on {root}")
+    console.print(f"  dashboard        {root}/")
     auth = "Bearer KEY required" if args.require_key else "no key required"
     console.print(f"  OpenAI base URL  {root}/v1")
     console.print(f"  authentication   {auth}")

@@ -8,7 +8,8 @@ Route map:
   ``/openai/deployments/{deployment}/...``, and any other ``/v1/...`` path (forwarded
   upstream; 404 offline);
 * async logs (``Helicone-Auth: Bearer``): ``/oai/v1/log``, ``/custom/v1/log`` (:mod:`.asynclog`);
-* ``/healthz`` for readiness checks.
+* ``/healthz`` for readiness checks;
+* the dashboard (:mod:`.dashboard`): ``/``, ``/requests[/{id}]``, ``/sessions[/{id}]``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.routing import Route
 
 from .asgi import json_bytes
 from .asynclog import AsyncLogEndpoint
+from .dashboard import dashboard_routes
 from .proxy import ProxyEndpoint
 from .rest import RestApi
 from .state import GatewayState
@@ -107,7 +109,7 @@ def build_app(state: GatewayState) -> Starlette:
             await asyncio.to_thread(state.store.close)
 
     return Starlette(
-        routes=_routes(state),
+        routes=[*_routes(state), *dashboard_routes(state.store)],
         lifespan=lifespan,
         exception_handlers={Exception: _internal_error},
     )
