@@ -148,7 +148,8 @@ def configure(
       operations, replayed on the next start; ``None`` disables it.
     - ``durable`` (False): write every operation to the outbox before the call returns
       (survives ``kill -9``; costs a SQLite write per call).
-    - ``max_queue`` (100,000): operations kept in memory; beyond it they spill to the outbox, or
+    - ``max_queue`` (50,000): operations kept in memory (about 0.8 KB each while they wait for a
+      retry, so at most ~40 MB); beyond it they spill to the outbox, or
       the oldest are dropped when there is none (their handles get :class:`HeliconeDeliveryDropped`).
     - ``max_retries`` (None): cap on attempts per operation, on top of ``lag_window``.
     - ``concurrency`` (4) sender threads and ``request_timeout`` (10 s) per HTTP request; they

@@ -49,7 +49,7 @@ class Settings:
     exit_timeout: float = 5.0
     outbox: Path | None | _DefaultOutbox = DEFAULT_OUTBOX
     durable: bool = False
-    max_queue: int = 100_000
+    max_queue: int = 50_000
     max_retries: int | None = None
     concurrency: int = 4
     request_timeout: float = 10.0
