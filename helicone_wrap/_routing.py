@@ -17,8 +17,8 @@ whether its path ends with ``/`` before that query (openai 1.x/2.x put the slash
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
