@@ -11,30 +11,37 @@ overridden on the *instance* (never on the class, so other clients are untouched
   installs a post-parser that attaches it to whatever gets parsed, now or later.
 
 ``copy()``/``with_options()`` are wrapped too (with ``wrapt``), so derived clients stay wrapped.
-``base_url`` (and an Azure client's ``_azure_endpoint``) are the only other attributes changed,
-and ``unwrap`` puts them back.
+A copy is routed from the URL openai itself computed for it (data residency, a provider's
+region, a new ``base_url``); only a copy that merely inherited the parent's gateway URL shares
+the parent's route. ``request`` is wrapped to name the gateway on openai's connection errors
+(see ``_unreachable``), and the HTTP client drops Helicone headers on cross-origin redirects
+(see ``_redirects``). ``base_url`` (and an Azure client's ``_azure_endpoint``) are the only
+other attributes changed, and ``unwrap`` puts them back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import openai
 import wrapt
 
-from . import _guard, _headers
+from . import _guard, _headers, _unreachable
 from ._config import Target, is_cloud_host, register_target, resolve
 from ._context import _CURRENT
 from ._exceptions import HeliconeConfigError
+from ._redirects import _origin, guard_redirects
 from ._results import AttachId, attach, sent_id
-from ._routing import Route, plan_route
+from ._routing import Route, plan_route, unroutable_reason
 
 ClientT = TypeVar("ClientT", bound="openai.OpenAI | openai.AsyncOpenAI")
 
 STATE_ATTR = "_helicone_wrap_state"
-_HOOKS = ("_build_request", "_process_response", "_send_request", "copy", "with_options")
+_HOOKS = ("_build_request", "_process_response", "_send_request", "request", "copy", "with_options")
+#: openai 3 resets these when ``base_url`` is assigned; wrap/unwrap keep the client's own values.
+_URL_FLAGS = ("_base_url_was_default", "_data_residency")
 
 
 @dataclass(frozen=True)
@@ -45,12 +52,17 @@ class _State:
     original_base_url: Any
     #: An Azure client's own ``_azure_endpoint`` (``None`` otherwise), put back by ``unwrap``.
     original_azure_endpoint: Any
+    #: Set when the client's ``base_url`` is left as it is (a copy of a client re-pointed by hand).
+    keep_base_url: bool
     target: Target
     wire_static: tuple[_headers.WireHeader, ...]
     static_names: frozenset[bytes]
     wire_auth: tuple[_headers.WireHeader, ...] = field(repr=False)
+    gateway_scheme: str
     gateway_host: str
     gateway_port: int | None
+    #: ``(scheme, host, port)`` with the default port filled in, as ``_redirects._origin`` gives it.
+    gateway_origin: tuple[str, str, int | None]
     options: dict[str, Any] = field(repr=False)
     #: Async logging mode (``wrap(mode="async")``): the log state; ``None`` in proxy mode.
     log: Any = None
@@ -81,13 +93,19 @@ def _static_headers(
     return static
 
 
-def _build_state(client: Any, *, route_from: str, options: dict[str, Any], original_base_url: Any) -> _State:
+def _build_state(client: Any, *, options: dict[str, Any], original_base_url: Any,
+                 original_azure_endpoint: Any = None) -> _State:
+    """Everything the client's calls need, planned from the URL openai computed for it."""
     settings = resolve(options.get("api_key"), options.get("base_url"), options.get("api_url"))
     api_key, gateway = settings.api_key, settings.gateway
     if options.get("mode") == "async":
-        return _build_async_state(client, route_from, options, original_base_url, api_key, gateway, settings.api_url)
+        return _build_async_state(client, str(client.base_url), options, original_base_url, api_key, gateway,
+                                  settings.api_url)
     azure = isinstance(client, (openai.AzureOpenAI, openai.AsyncAzureOpenAI))
-    route = plan_route(route_from, azure=azure, gateway=gateway)
+    route = plan_route(str(client.base_url), azure=azure, gateway=gateway)
+    reason = unroutable_reason(client, route)
+    if reason is not None:
+        raise HeliconeConfigError(reason)
     if api_key is None and is_cloud_host(route.base_url):
         raise HeliconeConfigError(
             "No Helicone API key for the Helicone cloud gateway "
@@ -104,13 +122,16 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
     return _State(
         route=route,
         original_base_url=original_base_url,
-        original_azure_endpoint=getattr(client, "_azure_endpoint", None),
+        original_azure_endpoint=original_azure_endpoint,
+        keep_base_url=False,
         target=target,
         wire_static=wire_static,
         static_names=frozenset(lower for _name, lower, _value in wire_static),
         wire_auth=_headers.wire_form({_headers.AUTH: f"Bearer {api_key}"}) if api_key else (),
+        gateway_scheme=gateway_url.scheme,
         gateway_host=gateway_url.host,
         gateway_port=gateway_url.port,
+        gateway_origin=_origin(gateway_url),
         options=options,
     )
 
@@ -128,7 +149,8 @@ def _build_async_state(
     return _State(
         route=Route(route_from), original_base_url=original_base_url,
         original_azure_endpoint=getattr(client, "_azure_endpoint", None), target=target, wire_static=(),
-        static_names=frozenset(), wire_auth=(), gateway_host="", gateway_port=None, options=options, log=log,
+        static_names=frozenset(), wire_auth=(), keep_base_url=False, gateway_scheme="", gateway_host="",
+        gateway_port=None, gateway_origin=("", "", None), options=options, log=log,
     )  # fmt: skip
 
 
@@ -154,7 +176,11 @@ def _with_headers(request: Any, state: _State) -> None:
         # A context block sets a property or user id the client was wrapped with: the block wins.
         static = tuple(h for h in static if h[1] not in ctx.wire_names)
     url = request.url
-    auth = state.wire_auth if url.host == state.gateway_host and url.port == state.gateway_port else ()
+    auth = (
+        state.wire_auth
+        if url.host == state.gateway_host and url.port == state.gateway_port and url.scheme == state.gateway_scheme
+        else ()
+    )
     request_id = (_REQUEST_ID_NAME, _REQUEST_ID_LOWER, _headers.take_request_id())
     headers = request.headers
     items = getattr(headers, "_list", None)
@@ -269,23 +295,51 @@ async def _attach_raw_when_done(pending: Any, kwargs: dict[str, Any]) -> Any:
     return result
 
 
+def _copy_state(parent: Any, parent_url: str, new: Any, state: _State, explicit_base_url: bool) -> _State:
+    """The state for ``new``, a copy openai just made of the wrapped client ``parent``.
+
+    openai builds the copy from the parent's *current* ``base_url``: the gateway URL. When the
+    copy's URL is exactly that, it inherited the route, and shares it (with the parent's upstream
+    as the URL ``unwrap`` restores). When it is the URL the parent had been re-pointed to by hand,
+    the copy keeps it, as its parent does. Otherwise openai computed a new URL for it (a new
+    ``base_url``, data residency, a provider's region...): that is where its calls must go.
+    """
+    new_url = str(new.base_url)
+    route_url = str(state.route.base_url)
+    if not explicit_base_url and new_url == parent_url == route_url and not state.keep_base_url:
+        return state
+    azure_endpoint = getattr(new, "_azure_endpoint", None)
+    if not explicit_base_url and new_url == parent_url:
+        return replace(state, keep_base_url=True, original_base_url=new.base_url, original_azure_endpoint=azure_endpoint)
+    return _build_state(new, options=state.options, original_base_url=new.base_url,
+                        original_azure_endpoint=azure_endpoint)
+
+
 def _copy_hook(state: _State) -> Any:
     def copy(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        parent_url = str(instance.base_url)
         new = wrapped(*args, **kwargs)  # the user's errors propagate unchanged
+        base_url = kwargs.get("base_url")
+        explicit = base_url is not None and not isinstance(base_url, openai.NotGiven) and bool(str(base_url))
         try:
-            base_url = kwargs.get("base_url")
-            if base_url is not None and not isinstance(base_url, openai.NotGiven) and str(base_url):
-                # An explicit new upstream: route it afresh.
-                original = new.base_url
-                _install(new, _build_state(new, route_from=str(base_url), options=state.options,
-                                           original_base_url=original))
-            else:
-                _install(new, state)
+            new_state = _copy_state(instance, parent_url, new, state, explicit)
+        except HeliconeConfigError:
+            raise  # a copy that cannot be routed (a signing provider, mTLS) is refused, like wrap()
+        except Exception as exc:
+            _guard.internal_error("copy", exc)
+            return new
+        try:
+            _install(new, new_state)
         except Exception as exc:
             _guard.internal_error("copy", exc)
         return new
 
     return copy
+
+
+def _set_base_url(client: Any, url: Any, flags: dict[str, Any]) -> None:
+    client.base_url = url
+    client.__dict__.update(flags)
 
 
 def _install(client: Any, state: _State) -> None:
@@ -294,18 +348,32 @@ def _install(client: Any, state: _State) -> None:
 
         _asynclog.install(client, state.log)
     else:
-        process_hook = _async_process_hook if isinstance(client, openai.AsyncOpenAI) else _sync_process_hook
-        client.base_url = state.route.base_url
-        if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
-            from ._http import http
-
-            client._azure_endpoint = http.URL(state.route.azure_endpoint)
-        client.__dict__["_build_request"] = _build_hook(client, state)
-        client.__dict__["_process_response"] = process_hook(client, state)
+        _install_proxy(client, state)
     copy_hook = _copy_hook(state)
     wrapt.wrap_function_wrapper(client, "copy", copy_hook)
     wrapt.wrap_function_wrapper(client, "with_options", copy_hook)
     client.__dict__[STATE_ATTR] = state
+
+
+def _install_proxy(client: Any, state: _State) -> None:
+    is_async = isinstance(client, openai.AsyncOpenAI)
+    process_hook = _async_process_hook if is_async else _sync_process_hook
+    request_hook = _unreachable.async_request_hook if is_async else _unreachable.sync_request_hook
+    flags = {name: client.__dict__[name] for name in _URL_FLAGS if name in client.__dict__}
+    client.__dict__[_FLAGS_ATTR] = flags
+    if not state.keep_base_url:
+        _set_base_url(client, state.route.base_url, flags)
+        if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
+            from ._http import http
+
+            client._azure_endpoint = http.URL(state.route.azure_endpoint)
+    guard_redirects(client._client)
+    client.__dict__["_build_request"] = _build_hook(client, state)
+    client.__dict__["_process_response"] = process_hook(client, state)
+    client.__dict__["request"] = request_hook(client, state.gateway_origin)
+
+
+_FLAGS_ATTR = "_helicone_wrap_url_flags"
 
 
 def wrap(
@@ -363,7 +431,8 @@ def wrap(
         "mode": mode,
     }
     original = client.base_url
-    _install(client, _build_state(client, route_from=str(original), options=options, original_base_url=original))
+    _install(client, _build_state(client, options=options, original_base_url=original,
+                                  original_azure_endpoint=getattr(client, "_azure_endpoint", None)))
     return client
 
 
@@ -378,10 +447,11 @@ def unwrap(client: ClientT) -> ClientT:
         return client
     for name in _HOOKS:
         client.__dict__.pop(name, None)
-    if state.log is None:
-        client.base_url = state.original_base_url
-    if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
-        client.__dict__["_azure_endpoint"] = state.original_azure_endpoint
+    flags = client.__dict__.pop(_FLAGS_ATTR, {})
+    if state.log is None and not state.keep_base_url:
+        _set_base_url(client, state.original_base_url, flags)
+        if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
+            client.__dict__["_azure_endpoint"] = state.original_azure_endpoint
     return client
 
 

@@ -6,6 +6,10 @@ and models, on ``/v1/...`` and on Azure deployment paths. It records every reque
 was sent when that is a uuid v1-v5 (as Helicone does), else a fresh uuid4. A model named
 ``error-<status>`` answers that status with an OpenAI-shaped error body. The request header
 ``x-test-replace-id: 1`` makes it answer with a different id, as Helicone does for bad ids.
+
+Redirects: ``x-test-redirect: <status> <url> [<url> ...]`` makes hop *n* of a chain (the
+path prefix ``/hop/<n>``, none for the first) answer ``<status>`` with ``Location:`` the
+``n``-th URL plus ``/hop/<n+1>`` and the rest of the path; the last hop answers normally.
 """
 
 from __future__ import annotations
@@ -129,7 +133,8 @@ class EchoServer:
                 hid = sent if _UUID.fullmatch(sent) and headers.get("x-test-replace-id") != "1" else str(uuid.uuid4())
                 with server._lock:
                     server.seen.append(Seen(self.command, self.path, headers, body, hid))
-                server.route(self, body, hid)
+                if not server.redirect(self, headers):
+                    server.route(self, body, hid)
 
         class Server(ThreadingHTTPServer):
             request_queue_size = 1024  # 200 concurrent tasks connect at once
@@ -157,8 +162,23 @@ class EchoServer:
         with self._lock:
             return self.seen[-1]
 
+    @staticmethod
+    def redirect(h: BaseHTTPRequestHandler, headers: dict[str, str]) -> bool:
+        chain = headers.get("x-test-redirect", "").split()
+        if not chain:
+            return False
+        found = re.match(r"/hop/(\d+)(/.*)", h.path)
+        hop, rest = (int(found.group(1)), found.group(2)) if found else (0, h.path)
+        if hop >= len(chain) - 1:
+            return False
+        h.send_response(int(chain[0]))
+        h.send_header("location", f"{chain[hop + 1]}/hop/{hop + 1}{rest}")
+        h.send_header("content-length", "0")
+        h.end_headers()
+        return True
+
     def route(self, h: BaseHTTPRequestHandler, body: dict[str, Any], hid: str) -> None:
-        path = h.path.split("?", 1)[0]
+        path = re.sub(r"^/hop/\d+", "", h.path.split("?", 1)[0])
         path = re.sub(r"^/openai/deployments/[^/]+", "/v1", path)
         path = re.sub(r"^/openai(/v1)?", "/v1", path)
         model = str(body.get("model") or "gpt-4o-mini")

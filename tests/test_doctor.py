@@ -50,7 +50,7 @@ def test_environment_sources_are_named(
     assert found["ok"] is True
     assert (found["gateway"]["url"], found["gateway"]["source"], found["gateway"]["answers"]) == (
         gw.url, "HELICONE_BASE_URL", True)
-    assert (found["api"]["url"], found["api"]["source"], found["api"]["status"]) == (gw.url, "HELICONE_BASE_URL", 404)
+    assert (found["api"]["url"], found["api"]["source"], found["api"]["answers"]) == (gw.url, "HELICONE_BASE_URL", True)
     assert found["key"] == {"masked": "sk-helicone-…abcd", "source": "HELICONE_API_KEY"}
     assert KEY not in out
     # An explicit REST root beats the environment's.
