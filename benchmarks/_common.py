@@ -53,10 +53,10 @@ class Server:
         self.stop()
 
 
-def start_server(chunks: int = 200) -> Server:
+def start_server(chunks: int = 200, delay_ms: float = 0.0) -> Server:
     """Start ``_server.py`` in its own process and wait for its port."""
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_server.py"), "--chunks", str(chunks)],
+        [sys.executable, str(HERE / "_server.py"), "--chunks", str(chunks), "--delay-ms", str(delay_ms)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -17,7 +17,7 @@ answering fixed bodies:
 - anything else (LangSmith run uploads, OTLP exports of Langfuse, ...): ``200 {}``, counted,
   so a peer's exporter does its full work against a loopback sink instead of the network.
 
-Usage: ``python benchmarks/_server.py [--chunks 200]``; it prints ``PORT <n>`` on stdout and
+Usage: ``python benchmarks/_server.py [--chunks 200] [--delay-ms 0]``; it prints ``PORT <n>`` on stdout and
 serves until its stdin is closed (so it never outlives the benchmark that started it).
 """
 
@@ -98,8 +98,13 @@ class _Http(asyncio.Protocol):
                 body, consumed = b"", start
             del self.buf[:consumed]
             assert self.transport is not None
-            self.transport.write(self.app.answer(method, target, headers, body))
-            if headers.get("connection", "").lower() == "close":
+            answer = self.app.answer(method, target, headers, body)
+            closing = headers.get("connection", "").lower() == "close"
+            if self.app.delay > 0 and not closing:  # an upstream that takes its time
+                asyncio.get_running_loop().call_later(self.app.delay, self.transport.write, answer)
+            else:
+                self.transport.write(answer)
+            if closing:
                 self.transport.close()
                 return
 
@@ -124,7 +129,8 @@ def _dechunk(buf: bytearray, pos: int) -> tuple[bytes, int] | None:
 
 
 class App:
-    def __init__(self, chunks: int) -> None:
+    def __init__(self, chunks: int, delay_ms: float = 0.0) -> None:
+        self.delay = delay_ms / 1000
         self.stream = _stream_body(chunks)
         self.counts: Counter[str] = Counter()
 
@@ -158,9 +164,9 @@ class App:
         return self._json(b"{}")
 
 
-async def _main(chunks: int) -> None:
+async def _main(chunks: int, delay_ms: float = 0.0) -> None:
     loop = asyncio.get_running_loop()
-    app = App(chunks)
+    app = App(chunks, delay_ms)
     server = await loop.create_server(lambda: _Http(app), "127.0.0.1", 0, backlog=1024)
     port = server.sockets[0].getsockname()[1]
     sys.stdout.write(f"PORT {port}\n")
@@ -174,8 +180,9 @@ async def _main(chunks: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=200)
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="wait before each answer")
     args: Any = parser.parse_args(argv)
-    asyncio.run(_main(args.chunks))
+    asyncio.run(_main(args.chunks, args.delay_ms))
 
 
 if __name__ == "__main__":

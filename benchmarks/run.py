@@ -33,14 +33,16 @@ FULL = {
     "memory": ["--sessions", "10000", "--trace-calls", "4000", "--raw-calls", "20000", "--budget-s", "240"],
     "delivery": ["--rounds", "6", "--ops", "3000", "--budget-s", "45"],
     "gateway": ["--requests", "2000", "--seconds", "8", "--latency-budget-s", "30"],
+    "gateway_features": ["--requests", "600"],
     "soak": ["--budget-s", "150"],
     "pending": ["--ops", "20000"],
 }
-ALL = ("overhead", "streaming", "profile", "peers", "memory", "delivery", "gateway", "soak", "pending")
+ALL = ("overhead", "streaming", "profile", "peers", "memory", "delivery", "gateway", "gateway_features", "soak",
+       "pending")
 #: Run on one openai major only (the newest, see scripts/bench) to keep the whole run bounded:
 #: the profile is a diagnostic, the 100k-call memory run takes ~3 min, and delivery/gateway/soak
 #: measure the background worker and the gateway rather than the wrapped call.
-PRIMARY_ONLY = ("profile", "memory", "delivery", "gateway", "soak", "pending")
+PRIMARY_ONLY = ("profile", "memory", "delivery", "gateway", "gateway_features", "soak", "pending")
 QUICK = {
     "overhead": ["--rounds", "5", "--calls", "60"],
     "peer": ["--rounds", "3", "--calls", "40"],
@@ -50,6 +52,7 @@ QUICK = {
                "--budget-s", "60"],
     "delivery": ["--rounds", "3", "--ops", "1000", "--budget-s", "20"],
     "gateway": ["--requests", "500", "--seconds", "3", "--latency-budget-s", "10"],
+    "gateway_features": ["--requests", "200"],
     "soak": ["--budget-s", "45"],
     "pending": ["--ops", "5000"],
 }
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     if "memory" in only:
         steps.append(("memory", ["bench_memory.py", *knobs["memory"]], 420))
     for name, script, timeout in (("delivery", "bench_delivery.py", 240), ("gateway", "bench_gateway.py", 180),
+                                  ("gateway_features", "bench_gateway_features.py", 180),
                                   ("soak", "bench_soak.py", 240), ("pending", "bench_pending.py", 240)):
         if name in only:
             steps.append((name, [script, *knobs[name]], timeout))

@@ -13,6 +13,13 @@ what it forwards. The rules follow HELICONE.md §1:
 * ``Helicone-User-Id`` falls back to the JSON body's ``user`` field;
 * flags such as ``Helicone-Omit-Request`` are on only for the exact string ``"true"``;
 * every ``helicone-*`` header is removed before the request goes upstream.
+
+And the finer rules of HELICONE.md §10, confirmed by running Helicone's worker: values
+lose leading and trailing whitespace (Fetch ``Headers``; uvicorn strips only leading),
+empty reserved headers add no property, an empty ``Helicone-User-Id`` falls through to
+the body's ``user`` (a number becomes its decimal string) and no user at all is ``""``,
+request ids are stored lower case (by the store; the response echoes them as sent), NULs (and literal ``\\u0000`` escapes) leave property
+values, and the cache, PostHog, experiment and Stripe headers become properties.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ __all__ = [
     "HeliconeRequestHeaders",
     "bearer_token",
     "is_valid_request_id",
+    "js_parse_int",
     "parse_helicone_headers",
     "upstream_headers",
 ]
@@ -38,12 +46,19 @@ REQUEST_ID_PATTERN: re.Pattern[str] = re.compile(
 
 _PROPERTY_PREFIX = "helicone-property-"
 
+#: Fetch ``Headers`` strip these "HTTP whitespace" bytes from both ends of every value.
+_HTTP_WHITESPACE = " \t\r\n"
+
+#: Non-``helicone-*`` request headers Helicone reads too (cache key, Cache-Control, Stripe).
+_ALSO_READ = frozenset({"authorization", "cache-control", "x-stripe-customer-id"})
+
 #: Headers copied into properties under a fixed, capitalised key (``HH.getHeliconeProperties``).
 _RESERVED_PROPERTIES: dict[str, str] = {
     "helicone-session-id": "Helicone-Session-Id",
     "helicone-session-path": "Helicone-Session-Path",
     "helicone-session-name": "Helicone-Session-Name",
     "helicone-prompt-id": "Helicone-Prompt-Id",
+    "helicone-experiment-id": "Helicone-Experiment-Id",
 }
 
 #: Hop-by-hop and framing headers that must not be forwarded as they are.
@@ -74,12 +89,17 @@ class HeliconeRequestHeaders:
     request_id: str
     #: True when the client sent a ``Helicone-Request-Id`` that was rejected and replaced.
     request_id_replaced: bool = False
-    user_id: str | None = None
+    #: ``""`` when neither the header nor the body names a user (Helicone logs ``""``).
+    user_id: str = ""
     properties: dict[str, str] = field(default_factory=dict)
     omit_request: bool = False
     omit_response: bool = False
     #: The raw ``Helicone-Auth`` value, if any.
     auth: str | None = None
+    #: Every ``helicone-*`` header (lowercase name, trimmed and joined value), plus
+    #: ``authorization``, ``cache-control`` and ``x-stripe-customer-id``: what the gateway
+    #: features (:mod:`.features`) read.
+    raw: dict[str, str] = field(default_factory=dict)
 
 
 def is_valid_request_id(value: str) -> bool:
@@ -109,20 +129,27 @@ def parse_helicone_headers(
     Usage: ``parse_helicone_headers([("Helicone-Property-App", "x")]).properties == {"app": "x"}``
     """
     seen: dict[str, str] = {}
-    for raw_name, value in headers:
+    for raw_name, raw_value in headers:
         name = raw_name.lower()
-        if not name.startswith("helicone-"):
+        if not name.startswith("helicone-") and name not in _ALSO_READ:
             continue
+        value = raw_value.strip(_HTTP_WHITESPACE)
         previous = seen.get(name)
         seen[name] = value if previous is None else f"{previous}, {value}"
 
     properties: dict[str, str] = {}
     for name, value in seen.items():
         if name.startswith(_PROPERTY_PREFIX) and len(name) > len(_PROPERTY_PREFIX):
-            properties[name[len(_PROPERTY_PREFIX) :]] = value
+            properties[name[len(_PROPERTY_PREFIX) :]] = _without_nul(value)
+    if seen.get("helicone-posthog-key"):
+        properties["Helicone-Sent-To-Posthog"] = "true"
     for name, key in _RESERVED_PROPERTIES.items():
-        if name in seen:
-            properties[key] = seen[name]
+        if seen.get(name):  # only truthy values are injected
+            properties[key] = _without_nul(seen[name])
+    _cache_properties(seen, properties)
+    stripe = seen.get("x-stripe-customer-id")
+    if stripe:
+        properties["stripe_customer_id"] = _without_nul(stripe)
 
     sent_id = seen.get("helicone-request-id")
     if sent_id is not None and is_valid_request_id(sent_id):
@@ -130,19 +157,68 @@ def parse_helicone_headers(
     else:
         request_id, replaced = new_id(), sent_id is not None
 
-    user_id = seen.get("helicone-user-id")
-    if user_id is None and isinstance(body_user, str):
-        user_id = body_user
-
     return HeliconeRequestHeaders(
         request_id=request_id,
         request_id_replaced=replaced,
-        user_id=user_id,
+        user_id=seen.get("helicone-user-id") or _body_user(body_user),
         properties=properties,
         omit_request=seen.get("helicone-omit-request") == "true",
         omit_response=seen.get("helicone-omit-response") == "true",
         auth=seen.get("helicone-auth"),
+        raw=seen,
     )
+
+
+def js_parse_int(text: str | None) -> int | None:
+    """JavaScript's ``parseInt(text, 10)``: leading digits after whitespace, else None (NaN).
+
+    Usage: ``js_parse_int(" 42abc") == 42``
+    """
+    if text is None:
+        return None
+    match = _JS_INT.match(text)
+    return int(match.group(0)) if match else None
+
+
+_JS_INT = re.compile(r"\s*[+-]?\d+")
+
+
+def _cache_properties(seen: dict[str, str], properties: dict[str, str]) -> None:
+    """``HH.getHeliconeProperties``: the cache headers, logged whether or not caching is on."""
+    if seen.get("helicone-cache-enabled") == "true":
+        properties["Helicone-Cache-Enabled"] = "true"
+    for name, key in (
+        ("helicone-cache-seed", "Helicone-Cache-Seed"),
+        ("helicone-cache-bucket-max-size", "Helicone-Cache-Bucket-Max-Size"),
+    ):
+        number = js_parse_int(seen.get(name) or None)
+        if number:  # parseInt, kept only when truthy (not NaN, not 0)
+            properties[key] = str(number)
+    control = seen.get("helicone-cache-control")
+    if control:
+        properties["Helicone-Cache-Control"] = control
+
+
+def _body_user(body_user: object) -> str:
+    """The body's ``user`` as jawn logs it: strings as-is, numbers in decimal, else ``""``."""
+    if isinstance(body_user, str):
+        return body_user
+    if isinstance(body_user, bool) or body_user is None:
+        return ""
+    if isinstance(body_user, int):
+        return str(body_user)
+    if isinstance(body_user, float) and body_user.is_integer():
+        return str(int(body_user))
+    if isinstance(body_user, float):
+        return repr(body_user)
+    return ""
+
+
+def _without_nul(value: str) -> str:
+    """jawn drops NULs, including their literal ``\\u0000`` escape, from logged values."""
+    if "\x00" in value or "\\u0000" in value:
+        return value.replace("\\u0000", "").replace("\x00", "")
+    return value
 
 
 def upstream_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

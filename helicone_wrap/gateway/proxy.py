@@ -23,10 +23,13 @@ from urllib.parse import urlsplit
 from .._http import http
 from . import offline
 from .asgi import BodyTooLarge, Receive, Scope, Send, json_bytes, read_body, send_bytes
+from .features import request_error, retry_delays
 from .headers import HeliconeRequestHeaders, parse_helicone_headers, upstream_headers
+from .plan import RATE_LIMITED_BODY, FeaturePlan, plan_call
 from .state import AUTH_TRACE, GatewayState
 from .store import LogRow, now_ms
 from .upstream import HOP_BY_HOP, UpstreamPool, target_url
+from .usage import usage_from_body
 
 __all__ = ["KINDS", "ProxyEndpoint", "UpstreamPool", "target_url"]
 
@@ -40,7 +43,7 @@ _JSON_TYPES = (b"application/json",)
 class _Call:
     """Everything known about one proxied call, filled in as it goes."""
 
-    __slots__ = ("body", "info", "json", "kind", "log", "method", "path", "started")
+    __slots__ = ("body", "headers", "info", "json", "kind", "log", "method", "path", "plan", "started")
 
     def __init__(self, kind: str, scope: Scope, started: float) -> None:
         self.kind = kind
@@ -51,6 +54,9 @@ class _Call:
         self.json: dict[str, Any] | None = None
         self.info: HeliconeRequestHeaders | None = None
         self.log: LogRow | None = None
+        self.plan: FeaturePlan | None = None
+        #: The answer's headers as relayed (kept for the cache).
+        self.headers: list[tuple[bytes, bytes]] | None = None
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -100,10 +106,15 @@ class ProxyEndpoint:
                 send, 401, json_bytes({"error": problem, "trace": AUTH_TRACE}), headers=id_header
             )
             return
+        refused = request_error(info.raw)
+        if refused is not None:  # Helicone answers 500 and logs nothing
+            status, body, headers = refused
+            await send_bytes(send, status, body, headers[0][1], headers[1:])
+            return
         request_model = call.json.get("model") if call.json else None
         deployment = scope.get("path_params", {}).get("deployment")
         call.log = LogRow(
-            request_id=info.request_id,
+            request_id=info.request_id.lower(),  # a ClickHouse UUID column: lower case
             created_at=created_at,
             path=call.path,
             method=call.method,
@@ -113,6 +124,32 @@ class ProxyEndpoint:
             properties=info.properties,
             request_body=None if info.omit_request or not call.body else call.body.decode("utf-8", "replace"),
         )
+        if state.upstream is not None:
+            call.log.target_url = target_url(state.upstream, call.path, scope.get("query_string", b""))
+        else:
+            call.log.target_url = "offline:" + call.path
+        plan = call.plan = plan_call(info, call.log.target_url, call.body)
+        if plan is not None:
+            hit = plan.lookup(state.store)
+            if hit is not None:
+                call.log.cache_reference_id = hit.entry.request_id
+                self._finish_log(call, 200, hit.entry.body, None)
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": hit.headers() + id_header}
+                )
+                await send({"type": "http.response.body", "body": hit.entry.body, "more_body": False})
+                return
+            decision = plan.check_rate(state.buckets)
+            id_header = id_header + plan.response_headers()
+            if decision is not None and not decision.allowed:
+                call.log.properties = {
+                    **call.log.properties,
+                    "Helicone-Rate-Limit-Status": "bucket_rate_limited",
+                }
+                self._finish_log(call, 429, RATE_LIMITED_BODY, None)
+                limited = [(b"x-helicone-error", b"rate_limited"), *id_header]
+                await send_bytes(send, 429, RATE_LIMITED_BODY, b"application/json;charset=UTF-8", limited)
+                return
         if state.upstream is not None:
             await self._forward(call, scope, send, id_header)
         else:
@@ -124,20 +161,32 @@ class ProxyEndpoint:
     ) -> None:
         state = self.state
         assert state.upstream is not None and call.log is not None
-        url = target_url(state.upstream, call.path, scope.get("query_string", b""))
-        call.log.target_url = url
-        request = state.client.build_request(
-            call.method, url, headers=upstream_headers(scope["headers"]), content=call.body or None
-        )
-        try:
-            response, close = await state.client.send(request)
-        except http.HTTPError as exc:
-            message = f"Upstream {urlsplit(url).netloc} could not be reached: {type(exc).__name__}: {exc}"
-            self._finish_log(call, 502, json_bytes(_openai_error_body(502, message)), None)
-            await _send_openai_error(send, 502, message, id_header)
-            return
+        url = call.log.target_url or ""
+        forwarded = upstream_headers(scope["headers"])
+        retry = call.plan.retry if call.plan is not None else None
+        waits = retry_delays(retry) if retry is not None else []
+        while True:
+            request = state.client.build_request(
+                call.method, url, headers=forwarded, content=call.body or None
+            )
+            try:
+                response, close = await state.client.send(request)
+            except http.HTTPError as exc:
+                if waits:  # async-retry retries a thrown fetch too
+                    await asyncio.sleep(waits.pop(0))
+                    continue
+                message = f"Upstream {urlsplit(url).netloc} could not be reached: {type(exc).__name__}: {exc}"
+                self._finish_log(call, 502, json_bytes(_openai_error_body(502, message)), None)
+                await _send_openai_error(send, 502, message, id_header)
+                return
+            if waits and (response.status_code == 429 or response.status_code >= 500):
+                await close()  # Helicone retries 429 and 5xx, then relays the last answer
+                await asyncio.sleep(waits.pop(0))
+                continue
+            break
         try:
             headers = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+            call.headers = list(headers)
             headers.extend(id_header)
             content_type = response.headers.get("content-type", "").encode("latin-1").lower()
             status = response.status_code
@@ -192,8 +241,6 @@ class ProxyEndpoint:
         kind = call.kind
         body = call.json
         rid = id_header[0][1].decode()
-        if call.log is not None:
-            call.log.target_url = "offline:" + call.path
         try:
             if kind == "models":
                 await self._send_json(call, send, 200, offline.model_list(), None, id_header)
@@ -257,6 +304,7 @@ class ProxyEndpoint:
         headers: list[tuple[bytes, bytes]],
     ) -> None:
         payload = json_bytes(obj)
+        call.headers = [(b"content-type", b"application/json")]
         self._finish_log(call, status, payload, None, usage=usage, model=obj.get("model"))
         await send_bytes(send, status, payload, headers=headers)
 
@@ -274,6 +322,7 @@ class ProxyEndpoint:
             (b"cache-control", b"no-cache"),
             *headers,
         ]
+        call.headers = head[:2]
         await send({"type": "http.response.start", "status": 200, "headers": head})
         delay = self.state.offline_chunk_delay
         sent: list[bytes] = []
@@ -311,7 +360,7 @@ class ProxyEndpoint:
         row.ttft_ms = ttft
         row.response_created_at = now_ms()
         if usage is None and body is not None:
-            found_model, usage = _usage_from_body(body)
+            found_model, usage = usage_from_body(body)
             model = model or found_model
         row.model = model if isinstance(model, str) else row.request_model
         if usage is not None:
@@ -322,7 +371,12 @@ class ProxyEndpoint:
         assert call.info is not None
         if body is not None and not call.info.omit_response:
             row.response_body = body.decode("utf-8", "replace")
-        self.state.store.log(row)
+        state = self.state
+        state.store.log(row)
+        if call.plan is not None:
+            call.plan.finished(
+                state.store, state.buckets, status, call.headers, body, row.latency_ms, row.cost
+            )
 
 
 # ------------------------------------------------------------------- helpers
@@ -337,47 +391,3 @@ async def _send_openai_error(
     send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]]
 ) -> None:
     await send_bytes(send, status, json_bytes(_openai_error_body(status, message)), headers=headers)
-
-
-def _usage_of(obj: Mapping[str, Any]) -> offline.Usage | None:
-    usage = obj.get("usage")
-    if not isinstance(usage, Mapping):
-        return None
-    prompt = usage.get("prompt_tokens", usage.get("input_tokens", 0))
-    completion = usage.get("completion_tokens", usage.get("output_tokens", 0))
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    return offline.Usage(prompt, completion)
-
-
-def _usage_from_body(body: bytes) -> tuple[str | None, offline.Usage | None]:
-    """(model, usage) from a JSON answer or from the last usage-bearing SSE event."""
-    text = body.strip()
-    if text[:1] == b"{":
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):
-            return None, None
-        if not isinstance(obj, dict):
-            return None, None
-        model = obj.get("model")
-        return (model if isinstance(model, str) else None), _usage_of(obj)
-    for event in reversed(body.split(b"\n\n")):
-        if b'"usage"' not in event:
-            continue
-        for line in event.split(b"\n"):
-            if not line.startswith(b"data:"):
-                continue
-            try:
-                obj = json.loads(line[5:])
-            except (ValueError, RecursionError):
-                continue
-            if not isinstance(obj, dict):
-                continue
-            if isinstance(obj.get("response"), dict):  # Responses API: response.completed
-                obj = obj["response"]
-            usage = _usage_of(obj)
-            if usage is not None:
-                model = obj.get("model")
-                return (model if isinstance(model, str) else None), usage
-    return None, None

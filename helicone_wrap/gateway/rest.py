@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from .asgi import MAX_BODY_BYTES, json_bytes
 from .faults import Fault
-from .sql import FilterError, compile_filter, compile_sort, filter_list_to_tree
+from .sql import Compiled, FilterError, compile_filter, compile_sort, filter_list_to_tree
 from .state import AUTH_TRACE, GatewayState
 
 __all__ = ["RestApi", "validation_failed"]
@@ -254,6 +254,8 @@ class RestApi:
             return _err(500, "invalid offset")
         include_inputs = body.get("includeInputs") is True
         where = compile_filter(body["filter"], "requests")
+        if body.get("isCached") is True:  # only cache hits, as Helicone's isCached does
+            where = Compiled(f"({where.sql}) AND r.cache_reference_id IS NOT NULL", where.params)
         order = compile_sort(body.get("sort"))
         store = self.state.store
         await store.aflush()
@@ -289,7 +291,9 @@ class RestApi:
         for name, operator in (("startTimeUnixMs", "gt"), ("endTimeUnixMs", "lt")):
             value = time_filter.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise _Reply(validation_failed(f"requestBody.timeFilter.{name}", "invalid number value", value))
+                raise _Reply(
+                    validation_failed(f"requestBody.timeFilter.{name}", "invalid number value", value)
+                )
             nodes.append({"request_response_rmt": {"request_created_at": {operator: value}}})
         if body.get("filter") is None:
             raise _Reply(validation_failed("requestBody.filter", "'filter' is required"))

@@ -9,6 +9,7 @@ from typing import Any
 
 from .faults import FaultInjector
 from .headers import bearer_token
+from .ratelimit import TokenBuckets
 from .store import Store
 
 __all__ = ["AUTH_TRACE", "GatewayState"]
@@ -33,6 +34,8 @@ class GatewayState:
     faults: FaultInjector = field(default_factory=FaultInjector)
     #: Seconds the offline model waits between streamed events (0: as fast as possible).
     offline_chunk_delay: float = 0.0
+    #: The ``Helicone-RateLimit-Policy`` buckets (in memory, as Helicone's Durable Objects).
+    buckets: TokenBuckets = field(default_factory=TokenBuckets)
     client: Any = None
     release: asyncio.Event | None = None
 

@@ -85,8 +85,9 @@ def test_request_id_generated_when_absent() -> None:
 USER_CASES = [
     ("header wins over body", [("Helicone-User-Id", "alice")], "bob", "alice"),
     ("body user is the fallback", [], "bob", "bob"),
-    ("non-string body user is ignored", [], 42, None),
-    ("no user at all", [], None, None),
+    ("a numeric body user is logged as its decimal string", [], 42, "42"),
+    ("an empty header falls through to the body", [("Helicone-User-Id", "")], "bob", "bob"),
+    ("no user at all is the empty string", [], None, ""),
 ]
 
 
@@ -94,7 +95,7 @@ USER_CASES = [
     ("case", "headers", "body_user", "expected"), USER_CASES, ids=[c[0] for c in USER_CASES]
 )
 def test_user_id(case: str, headers: list[tuple[str, str]], body_user: object, expected: str | None) -> None:
-    """Helicone-User-Id falls back to the JSON body's user field."""
+    """Helicone-User-Id falls back (``||``) to the JSON body's user field; none is ``""`` (§10)."""
     assert parse_helicone_headers(headers, body_user=body_user).user_id == expected
 
 

@@ -23,6 +23,7 @@ from helicone_wrap.cli import main
 from helicone_wrap.gateway import FaultPlan, GatewayServer
 from helicone_wrap.gateway.faults import Fault, FaultInjector
 from helicone_wrap.gateway.server import _warn_if_exposed
+from helicone_wrap.gateway.store import MIGRATIONS
 
 from .conftest import chat, new_id
 
@@ -54,17 +55,17 @@ def test_stop_drains_every_log_row(tmp_path: Path) -> None:
 
 
 def test_database_is_wal_and_versioned(tmp_path: Path) -> None:
-    """The log is SQLite in WAL mode with schema version 1, and reopening keeps the data."""
+    """The log is SQLite in WAL mode at the newest schema version, and reopening keeps the data."""
     db = tmp_path / "gateway.db"
     with (
         GatewayServer(db=str(db)) as gateway,
         openai.OpenAI(base_url=gateway.url + "/v1", api_key="k") as sdk,
     ):
         request_id = chat(sdk)
-        assert gateway.store.schema_version == 1
+        assert gateway.store.schema_version == len(MIGRATIONS) == 2
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     with GatewayServer(db=str(db)) as again:
         assert again.store.get_request(request_id) is not None
 

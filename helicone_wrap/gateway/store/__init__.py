@@ -30,12 +30,13 @@ import time
 from typing import Any
 
 from ..sql import Compiled
+from .cache import CacheEntry, ResponseCache
 from .rows import REQUEST_FIELDS, LogRow, heliconerequest, iso_ms, now_ms
 from .schema import MIGRATIONS, connect, migrate
 from .sessions import count_sessions, query_sessions
 from .writer import Writer
 
-__all__ = ["MIGRATIONS", "LogRow", "Store", "iso_ms", "now_ms"]
+__all__ = ["MIGRATIONS", "CacheEntry", "LogRow", "Store", "iso_ms", "now_ms"]
 
 
 class Store:
@@ -72,6 +73,7 @@ class Store:
                 os.remove(self.path)
             raise
         self._writer = Writer(writer, lambda: self._visible_before(True), batch_size, linger)
+        self._cache = ResponseCache(self._reader)
 
     # ---------------------------------------------------------------- connections
     def _reader(self) -> sqlite3.Connection:
@@ -100,19 +102,34 @@ class Store:
             row.logged_at = now_ms()
         self._writer.put(("log", row))
 
+    def cache_get(self, key: str) -> CacheEntry | None:
+        """The live cache entry under ``key`` (this process's recent saves, then SQLite).
+
+        Usage: ``entry = store.cache_get(key)``
+        """
+        return self._cache.get(key, now_ms())
+
+    def cache_put(self, key: str, entry: CacheEntry) -> None:
+        """Save a cache entry: visible at once, written behind like log rows.
+
+        Usage: ``store.cache_put(key, entry)``
+        """
+        self._cache.remember(key, entry)
+        self._writer.put(("cache", key, entry))
+
     async def add_property(self, request_id: str, key: str, value: str) -> bool:
         """Set one property on a visible request; False when it is not (yet) visible.
 
         Usage: ``found = await store.add_property(rid, "Environment", "prod")``
         """
-        return await self._submit("property", request_id, (key, value))
+        return await self._submit("property", request_id.lower(), (key, value))
 
     async def add_scores(self, request_id: str, scores: dict[str, int], *, feedback: bool = False) -> bool:
         """Merge integer scores into a visible request; False when it is not (yet) visible.
 
         Usage: ``found = await store.add_scores(rid, {"accuracy": 90})``
         """
-        return await self._submit("feedback" if feedback else "score", request_id, scores)
+        return await self._submit("feedback" if feedback else "score", request_id.lower(), scores)
 
     async def _submit(self, kind: str, request_id: str, payload: object) -> bool:
         if self._closed:
@@ -190,7 +207,7 @@ class Store:
         cursor = self._reader().execute(
             f"SELECT {REQUEST_FIELDS}{body_columns} FROM requests AS r "
             "WHERE r.request_id = ? AND r.logged_at <= ?",
-            (request_id, self._visible_before(visible_only)),
+            (request_id.lower(), self._visible_before(visible_only)),
         )
         row = cursor.fetchone()
         return None if row is None else heliconerequest(row, include_body)

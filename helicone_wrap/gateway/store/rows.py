@@ -63,6 +63,8 @@ class LogRow:
     properties: dict[str, str] = field(default_factory=dict)
     request_body: str | None = None
     response_body: str | None = None
+    #: A cache hit's original request id (Helicone's ``cache_reference_id``).
+    cache_reference_id: str | None = None
     logged_at: int = 0
 
 

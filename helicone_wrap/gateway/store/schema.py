@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..sql import sql_ilike, sql_like
+from .cache import CACHE_MIGRATION
 
 __all__ = ["MIGRATIONS", "connect", "migrate"]
 
@@ -46,6 +47,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )
         """,
     ),
+    CACHE_MIGRATION,
 ]
 
 

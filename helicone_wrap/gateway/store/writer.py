@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .cache import insert_entry
 from .rows import LogRow
 
 __all__ = ["Writer"]
@@ -27,11 +28,11 @@ logger = logging.getLogger("helicone_wrap.gateway")
 _LOG_COLUMNS = (
     "request_id, created_at, response_created_at, logged_at, path, method, status, request_model, "
     "model, provider, target_url, latency_ms, ttft_ms, prompt_tokens, completion_tokens, "
-    "total_tokens, cost, user_id, properties, request_body, response_body"
+    "total_tokens, cost, user_id, properties, request_body, response_body, cache_reference_id"
 )
 _INSERT_LOG = f"""
     INSERT INTO requests ({_LOG_COLUMNS})
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (request_id) DO UPDATE SET
         created_at = excluded.created_at,
         response_created_at = excluded.response_created_at,
@@ -52,7 +53,8 @@ _INSERT_LOG = f"""
         user_id = excluded.user_id,
         properties = json_patch(requests.properties, excluded.properties),
         request_body = excluded.request_body,
-        response_body = excluded.response_body
+        response_body = excluded.response_body,
+        cache_reference_id = excluded.cache_reference_id
 """
 
 
@@ -62,7 +64,7 @@ class _Stop:
 
 _STOP = _Stop()
 
-# Queue items: ("log", LogRow) | ("property"|"feedback"|"score", id, payload, future) | ("barrier", future)
+# Queue items: ("log", LogRow) | ("cache", key, CacheEntry) | ("property"|"feedback"|"score", id, payload, future) | ("barrier", future)
 _Op = tuple[Any, ...]
 
 
@@ -221,6 +223,11 @@ class Writer:
                         counts["logged"] = counts.get("logged", 0) + 1
                     except (sqlite3.Error, ValueError, TypeError) as exc:
                         logger.error("could not log request %s: %s", op[1].request_id, exc)
+                elif kind == "cache":
+                    try:
+                        insert_entry(conn, op[1], op[2])
+                    except (sqlite3.Error, ValueError, TypeError) as exc:
+                        logger.error("could not save a cache entry: %s", exc)
                 elif kind == "barrier":
                     answers.append((op[1], True))
                 else:
@@ -277,6 +284,7 @@ class Writer:
                 json.dumps(row.properties, ensure_ascii=False),
                 row.request_body,
                 row.response_body,
+                row.cache_reference_id,
             ),
         )
 
