@@ -119,12 +119,12 @@ def _parse(request_id: str, headers: Any) -> HeliconeMeta:
     cache: Literal["HIT", "MISS"] | None = "HIT" if verdict == "HIT" else "MISS" if verdict == "MISS" else None
     hit = cache == "HIT"
     policy = get(b"helicone-ratelimit-policy")
-    limit = _number(get(b"helicone-ratelimit-limit"))
-    remaining = _number(get(b"helicone-ratelimit-remaining"))
-    reset = _number(get(b"helicone-ratelimit-reset"))
+    limit = get(b"helicone-ratelimit-limit")
+    remaining = get(b"helicone-ratelimit-remaining")
     rate_limit = None
-    if policy is not None or limit is not None or remaining is not None:
-        rate_limit = RateLimitMeta(limit, remaining, reset, policy)
+    if policy is not None or limit is not None or remaining is not None:  # a policy applied
+        reset = _number(get(b"helicone-ratelimit-reset"))
+        rate_limit = RateLimitMeta(_number(limit), _number(remaining), reset, policy or None)
     return HeliconeMeta(
         id=request_id,
         cache=cache,
