@@ -72,10 +72,10 @@ def _snapshot(
         headers.update(block.headers)
         names.update(block.owned)
     wire = _headers.wire_form(headers)
-    names.update(lower for _name, lower, _value in wire)
+    sent = {lower for _name, lower, _value in wire}
     return HeliconeContext(
         session_id, session_name, session_path, properties, user_id, MappingProxyType(headers),
-        wire, frozenset(names), features, _headers.probe_for(names),
+        wire, frozenset(names | sent), features, _headers.probe_for(sent),
     )
 
 
