@@ -128,7 +128,8 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
 
 
 def _check_features(features: tuple[object, ...]) -> tuple[FeatureBlock, ...]:
-    kinds: set[str] = set()
+    """``wrap(client, ...)``'s positional arguments: feature blocks, one of each kind."""
+    checked: list[FeatureBlock] = []
     for block in features:
         if not isinstance(block, FeatureBlock):
             raise HeliconeConfigError(
@@ -136,10 +137,10 @@ def _check_features(features: tuple[object, ...]) -> tuple[FeatureBlock, ...]:
                 f"got {type(block).__name__}: {block!r}. Pass properties=/user_id= as keywords, and use "
                 "session()/properties() as 'with' blocks around the calls."
             )
-        if block.kind in kinds:
+        if any(other.kind == block.kind for other in checked):
             raise HeliconeConfigError(f"wrap() got two {block.kind}() blocks; pass one {block.kind}() per client.")
-        kinds.add(block.kind)
-    return features  # type: ignore[return-value]
+        checked.append(block)
+    return tuple(checked)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,10 +355,11 @@ def wrap(
     - ``headers``: any other Helicone header, e.g. ``{"Helicone-Stream-Usage": "true"}``.
 
     Wrapping twice is one wrap; ``copy()``/``with_options()`` clients stay wrapped; other
-    clients are untouched. Raises :class:`HeliconeConfigError` when no key is set for a
+    clients are untouched. Raises :class:`HeliconeConfigError` for a positional argument that is
+    not a feature block (or two of one kind), when no key is set for a
     Helicone cloud gateway, and :class:`HeliconeValidationError` for bad properties.
 
-    Usage: ``client = wrap(OpenAI())``
+    Usage: ``client = wrap(OpenAI())`` or ``client = wrap(OpenAI(), cache(), retries(attempts=3))``
     """
     if not isinstance(client, (openai.OpenAI, openai.AsyncOpenAI)):
         raise HeliconeConfigError(
