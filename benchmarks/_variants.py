@@ -153,6 +153,7 @@ WRAPPED_CONTEXTS = {
     "wrapped": "session + properties (7 headers: auth, request id, session id/path/name, 2 properties)",
     "wrapped-session": "session only (5 headers: auth, request id, session id/path/name)",
     "wrapped-bare": "no context (2 headers: auth, request id)",
+    "wrapped-cache": "session + properties + cache() (8 headers: the 7 above and Helicone-Cache-Enabled)",
 }
 
 
@@ -160,14 +161,16 @@ def wrapped(base_url: str, *, name: str = "wrapped", **wrap_kwargs: Any) -> Vari
     """``wrap(client)``; ``name`` picks the context its segments run in (see WRAPPED_CONTEXTS)."""
     import openai
 
-    from helicone_wrap import properties, session, wrap
+    from helicone_wrap import cache, properties, session, wrap
 
     def block() -> contextlib.AbstractContextManager[Any]:
         stack = contextlib.ExitStack()
         if name != "wrapped-bare":
             stack.enter_context(session("bench", path="/bench"))
-        if name == "wrapped":
+        if name in ("wrapped", "wrapped-cache"):
             stack.enter_context(properties(environment="bench", variant="wrapped"))
+        if name == "wrapped-cache":
+            stack.enter_context(cache())
         return stack
 
     kwargs: dict[str, Any] = {"base_url": base_url, "api_key": "sk-helicone-bench", **wrap_kwargs}

@@ -14,8 +14,9 @@ variant/raw is the figure; its median and spread over rounds are reported, so no
   ``Helicone-Auth`` path runs) with every segment inside ``session(...)`` + ``properties(...)``;
   the headers-only control (the same headers as ``extra_headers``); the headers floor (the same
   headers appended pre-encoded by a one-line hook: what carrying them costs, with no wrapper
-  logic at all); and two lighter wrapped variants (session only, no context) that show how the
-  cost scales with the number of Helicone headers a call carries.
+  logic at all); two lighter wrapped variants (session only, no context) that show how the
+  cost scales with the number of Helicone headers a call carries; and ``wrapped-cache``, the
+  ``wrapped`` context plus one feature block (``cache()``), which should cost one header more.
 - ``--mode peer:NAME``: one peer (see ``_variants.py``), in its own process so that global
   patchers cannot leak into other measurements; the raw baseline is measured in the same process
   with the peer's class patches switched off (checked before every raw segment). The peer's
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
             assert getattr(result, "helicone_id", None), "wrapped result has no helicone_id"
             control = headers_only(server.url)
             floor = headers_floor(server.url)
-            lighter = [wrapped(server.url, name=n) for n in ("wrapped-session", "wrapped-bare")]
+            lighter = [wrapped(server.url, name=n) for n in ("wrapped-session", "wrapped-bare", "wrapped-cache")]
             measure(base, [ours, control, floor, *lighter], args.rounds, args.calls, _noop, {
                 "wrapped": {"block_us": block_cost(ours), "mode": WRAPPED_CONTEXTS["wrapped"]},
                 **{v.name: {"mode": WRAPPED_CONTEXTS[v.name]} for v in lighter},

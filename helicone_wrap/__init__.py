@@ -40,7 +40,9 @@ from ._exceptions import (
     HeliconeRequestNotFound,
     HeliconeValidationError,
 )
+from ._features import cache, llm_security, moderation, omit, posthog, prompt, rate_limit, retries
 from ._headers import decode_value
+from ._meta import HeliconeMeta, RateLimitMeta, helicone_meta
 from ._results import enrich, feedback, request_id, score
 from ._version import __version__
 from ._wrap import is_wrapped, unwrap, wrap
@@ -61,9 +63,11 @@ __all__ = [
     "HeliconeContext",
     "HeliconeDeliveryDropped",
     "HeliconeError",
+    "HeliconeMeta",
     "HeliconeRateLimitError",
     "HeliconeRequestNotFound",
     "HeliconeValidationError",
+    "RateLimitMeta",
     "RequestRow",
     "SessionCount",
     "SessionInfo",
@@ -73,6 +77,7 @@ __all__ = [
     "__version__",
     "all_of",
     "any_of",
+    "cache",
     "compile_filter",
     "configure",
     "current",
@@ -81,9 +86,17 @@ __all__ = [
     "enrich",
     "feedback",
     "flush",
+    "helicone_meta",
     "is_wrapped",
+    "llm_security",
+    "moderation",
+    "omit",
+    "posthog",
+    "prompt",
     "properties",
+    "rate_limit",
     "request_id",
+    "retries",
     "run_in_context",
     "score",
     "session",

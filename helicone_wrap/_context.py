@@ -49,8 +49,13 @@ class HeliconeContext:
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY_PROPS, repr=False, compare=False)
     #: The same headers as ``(name, lowercased name, value)`` bytes, ready for the wire.
     wire: tuple[tuple[bytes, bytes, bytes], ...] = field(default=(), repr=False, compare=False)
-    #: The lowercased names in ``wire``.
+    #: The lowercased names this snapshot claims: those in ``wire``, plus every header of an
+    #: active feature block's kind (so ``cache(False)`` masks a client's ``wrap(client, cache())``).
     wire_names: frozenset[bytes] = field(default=frozenset(), repr=False, compare=False)
+    #: The active feature blocks (``cache()``, ``retries()``, ...) by kind; inner blocks replace outer ones.
+    features: Mapping[str, Any] = field(default_factory=lambda: _EMPTY_PROPS)
+    #: What a call looks for among the request's own header names before appending ``wire``.
+    probe: bytes = field(default=_headers.HELICONE_LOWER, repr=False, compare=False)
 
 
 def _snapshot(
@@ -59,12 +64,18 @@ def _snapshot(
     session_path: str | None,
     properties: Mapping[str, str],
     user_id: str | None,
+    features: Mapping[str, Any],
 ) -> HeliconeContext:
     headers = _headers.context_headers(session_id, session_name, session_path, properties, user_id)
+    names: set[bytes] = set()
+    for block in features.values():  # each block's headers were encoded when it was created
+        headers.update(block.headers)
+        names.update(block.owned)
     wire = _headers.wire_form(headers)
+    sent = {lower for _name, lower, _value in wire}
     return HeliconeContext(
         session_id, session_name, session_path, properties, user_id, MappingProxyType(headers),
-        wire, frozenset(lower for _name, lower, _value in wire),
+        wire, frozenset(names | sent), features, _headers.probe_for(sent),
     )
 
 
@@ -267,10 +278,11 @@ class session(_Block[SessionInfo]):
         if self.name is None and self.id is None and parent.session_id is not None:
             base = parent.session_path or "/"
             path = base if self.path is None else _headers.join_path(base, self.path)
-            return _snapshot(parent.session_id, parent.session_name, path, parent.properties, parent.user_id)
+            return _snapshot(parent.session_id, parent.session_name, path, parent.properties, parent.user_id,
+                             parent.features)
         session_id = self.id if self.id is not None else str(uuid.uuid4())
         path = _headers.normalize_path(self.path or "/")
-        return _snapshot(session_id, self.name, path, parent.properties, parent.user_id)
+        return _snapshot(session_id, self.name, path, parent.properties, parent.user_id, parent.features)
 
     def _value(self, ctx: HeliconeContext) -> SessionInfo:
         return SessionInfo(cast(str, ctx.session_id), ctx.session_name, ctx.session_path or "/")
@@ -291,9 +303,11 @@ class _TraceBlock(_Block[SessionInfo]):
             )
         if parent.session_id is None:
             path = _headers.normalize_path(self.name)
-            return _snapshot(str(uuid.uuid4()), self.name, path, parent.properties, parent.user_id)
+            return _snapshot(str(uuid.uuid4()), self.name, path, parent.properties, parent.user_id,
+                             parent.features)
         path = _headers.normalize_path(f"{parent.session_path or '/'}/{self.name}")
-        return _snapshot(parent.session_id, parent.session_name, path, parent.properties, parent.user_id)
+        return _snapshot(parent.session_id, parent.session_name, path, parent.properties, parent.user_id,
+                         parent.features)
 
     def _value(self, ctx: HeliconeContext) -> SessionInfo:
         return SessionInfo(cast(str, ctx.session_id), ctx.session_name, ctx.session_path or "/")
@@ -344,7 +358,8 @@ class properties(_Block[Mapping[str, str]]):
 
     def _derive(self, parent: HeliconeContext) -> HeliconeContext:
         merged = MappingProxyType({**parent.properties, **self.values})
-        return _snapshot(parent.session_id, parent.session_name, parent.session_path, merged, parent.user_id)
+        return _snapshot(parent.session_id, parent.session_name, parent.session_path, merged, parent.user_id,
+                         parent.features)
 
     def _value(self, ctx: HeliconeContext) -> Mapping[str, str]:
         return ctx.properties
@@ -362,9 +377,8 @@ class user(_Block[str]):
         _headers.encode_value(self.user_id, "user id")
 
     def _derive(self, parent: HeliconeContext) -> HeliconeContext:
-        return _snapshot(
-            parent.session_id, parent.session_name, parent.session_path, parent.properties, self.user_id
-        )
+        return _snapshot(parent.session_id, parent.session_name, parent.session_path, parent.properties,
+                         self.user_id, parent.features)
 
     def _value(self, ctx: HeliconeContext) -> str:
         return self.user_id

@@ -17,7 +17,7 @@ import binascii
 import operator
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -39,6 +39,11 @@ REQUEST_ID = "Helicone-Request-Id"
 PROPERTY_PREFIX = "Helicone-Property-"
 AUTH = "Helicone-Auth"
 RESPONSE_ID = "helicone-id"
+#: Every Helicone header name starts with this, lowercased: the fast check for headers set by hand.
+HELICONE_LOWER = b"helicone-"
+CACHE_CONTROL_LOWER = b"cache-control"
+#: The probe of headers that also send ``Cache-Control``: a hyphen is in both names that matter.
+HYPHEN = b"-"
 #: The two id headers as httpx keeps them in its header list: lowercased ASCII bytes.
 REQUEST_ID_LOWER = REQUEST_ID.lower().encode("ascii")
 RESPONSE_ID_LOWER = RESPONSE_ID.lower().encode("ascii")
@@ -246,6 +251,17 @@ def find_header(headers: Any, lower_name: bytes) -> str | None:
 
 #: The lowercased name of an httpx header-list item ``(name, lowercased name, value)``.
 LOWER_NAME = operator.itemgetter(1)
+
+
+def probe_for(names: Collection[bytes]) -> bytes:
+    """What a call must look for among the request's header names before appending ours.
+
+    Our headers give way to ones set by hand. Usually all of ours are ``Helicone-*``, and one
+    substring test over the request's names says whether any was set. ``Cache-Control`` (sent by
+    ``cache(max_age=...)``) is not, so a set that carries it probes for a hyphen, which every
+    such name contains; a hit then takes the exact check.
+    """
+    return HYPHEN if CACHE_CONTROL_LOWER in names else HELICONE_LOWER
 
 
 def wire_form(headers: Mapping[str, str]) -> tuple[WireHeader, ...]:

@@ -73,12 +73,15 @@ class AttachId(ResultHandle):
     a plain one), so attaching costs no further objects beyond the three bound methods.
     """
 
-    __slots__ = ("inner",)
+    __slots__ = ("headers", "inner")
     inner: Any
+    #: The response's headers object (a reference, nothing copied): ``helicone_meta()`` parses it.
+    headers: Any
 
-    def __init__(self, inner: Any, request_id: str, target: Target | None) -> None:
+    def __init__(self, inner: Any, request_id: str, target: Target | None, headers: Any = None) -> None:
         self.id = request_id
         self.target = target
+        self.headers = headers
         if type(inner) is AttachId:
             inner = inner.inner
         self.inner = inner if callable(inner) else None
@@ -101,9 +104,9 @@ class AttachId(ResultHandle):
         return parsed
 
 
-def attach(obj: Any, request_id: str, target: Target | None) -> Any:
+def attach(obj: Any, request_id: str, target: Target | None, headers: Any = None) -> Any:
     """Store the id and bound methods on ``obj`` (when it can hold attributes); return ``obj``."""
-    return AttachId(None, request_id, target)(obj)
+    return AttachId(None, request_id, target, headers)(obj)
 
 
 def request_id(result: object) -> str | None:

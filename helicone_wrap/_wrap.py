@@ -32,6 +32,7 @@ from . import _guard, _headers, _unreachable
 from ._config import Target, is_cloud_host, register_target, resolve
 from ._context import _CURRENT
 from ._exceptions import HeliconeConfigError
+from ._features import FeatureBlock
 from ._redirects import _origin, guard_redirects
 from ._results import AttachId, attach, sent_id
 from ._routing import Route, plan_route, unroutable_reason
@@ -66,6 +67,8 @@ class _State:
     options: dict[str, Any] = field(repr=False)
     #: Async logging mode (``wrap(mode="async")``): the log state; ``None`` in proxy mode.
     log: Any = None
+    #: ``Helicone-`` normally; a hyphen when the client's own feature headers carry ``Cache-Control``.
+    probe: bytes = _headers.HELICONE_LOWER
 
     def __repr__(self) -> str:  # the key never shows
         return f"<helicone_wrap state base_url={self.route.base_url!r} api_url={self.target.api_url!r}>"
@@ -76,8 +79,11 @@ def _static_headers(
     properties: Mapping[str, object] | None,
     user_id: str | None,
     headers: Mapping[str, str] | None,
+    features: tuple[FeatureBlock, ...] = (),
 ) -> dict[str, str]:
     static = dict(route.headers)
+    for block in features:
+        static.update(block.headers)
     for key, value in _headers.normalize_properties(properties, {}).items():
         static[_headers.PROPERTY_PREFIX + key] = _headers.encode_value(value, f"property {key!r}")
     if user_id is not None:
@@ -116,8 +122,10 @@ def _build_state(client: Any, *, options: dict[str, Any], original_base_url: Any
     target = register_target(Target(settings.api_url, api_key))
     from ._http import http
 
-    static = _static_headers(route, options.get("properties"), options.get("user_id"), options.get("headers"))
+    static = _static_headers(route, options.get("properties"), options.get("user_id"), options.get("headers"),
+                             options.get("features") or ())
     wire_static = _headers.wire_form(static)
+    static_names = frozenset(lower for _name, lower, _value in wire_static)
     gateway_url = http.URL(route.base_url)
     return _State(
         route=route,
@@ -126,13 +134,14 @@ def _build_state(client: Any, *, options: dict[str, Any], original_base_url: Any
         keep_base_url=False,
         target=target,
         wire_static=wire_static,
-        static_names=frozenset(lower for _name, lower, _value in wire_static),
+        static_names=static_names,
         wire_auth=_headers.wire_form({_headers.AUTH: f"Bearer {api_key}"}) if api_key else (),
         gateway_scheme=gateway_url.scheme,
         gateway_host=gateway_url.host,
         gateway_port=gateway_url.port,
         gateway_origin=_origin(gateway_url),
         options=options,
+        probe=_headers.probe_for(static_names),
     )
 
 
@@ -144,7 +153,8 @@ def _build_async_state(
     from . import _asynclog
 
     target = register_target(Target(api_url, api_key))
-    static = _static_headers(Route(route_from), options.get("properties"), options.get("user_id"), options.get("headers"))
+    static = _static_headers(Route(route_from), options.get("properties"), options.get("user_id"), options.get("headers"),
+                             options.get("features") or ())
     log = _asynclog.build_log_state(api_key=api_key, gateway=gateway, rest_target=target, static=static)
     return _State(
         route=Route(route_from), original_base_url=original_base_url,
@@ -152,6 +162,20 @@ def _build_async_state(
         static_names=frozenset(), wire_auth=(), keep_base_url=False, gateway_scheme="", gateway_host="",
         gateway_port=None, gateway_origin=("", "", None), options=options, log=log,
     )  # fmt: skip
+def _check_features(features: tuple[object, ...]) -> tuple[FeatureBlock, ...]:
+    """``wrap(client, ...)``'s positional arguments: feature blocks, one of each kind."""
+    checked: list[FeatureBlock] = []
+    for block in features:
+        if not isinstance(block, FeatureBlock):
+            raise HeliconeConfigError(
+                f"wrap(client, ...) takes feature blocks such as cache() or retries() after the client, "
+                f"got {type(block).__name__}: {block!r}. Pass properties=/user_id= as keywords, and use "
+                "session()/properties() as 'with' blocks around the calls."
+            )
+        if any(other.kind == block.kind for other in checked):
+            raise HeliconeConfigError(f"wrap() got two {block.kind}() blocks; pass one {block.kind}() per client.")
+        checked.append(block)
+    return tuple(checked)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,21 +183,23 @@ def _build_async_state(
 
 _REQUEST_ID_LOWER = _headers.REQUEST_ID_LOWER
 _REQUEST_ID_NAME = _headers.REQUEST_ID.encode()
-_HELICONE_LOWER = b"helicone-"
+_HELICONE_LOWER = _headers.HELICONE_LOWER
+_CACHE_CONTROL_LOWER = _headers.CACHE_CONTROL_LOWER
 _LOWER_NAME = _headers.LOWER_NAME
 
 
-def _with_headers(request: Any, state: _State) -> None:
+def _with_headers(request: Any, state: _State, probe: bytes | None = None) -> None:
     """Add this call's Helicone headers to the built request; headers set by the user win.
 
     Runs once per attempt, so every retry gets its own request id. The headers are appended
     pre-encoded: going through ``options.headers`` instead makes openai and httpx re-validate
     each of them several times per call, which costs more than everything else we do.
+    ``probe`` is the client's own (see ``_State.probe``), passed only when it is not the usual.
     """
     ctx = _CURRENT.get()
     static = state.wire_static
-    if state.static_names and ctx.wire and not state.static_names.isdisjoint(ctx.wire_names):
-        # A context block sets a property or user id the client was wrapped with: the block wins.
+    if state.static_names and ctx.wire_names and not state.static_names.isdisjoint(ctx.wire_names):
+        # A context block sets a property, user id or feature the client was wrapped with: it wins.
         static = tuple(h for h in static if h[1] not in ctx.wire_names)
     url = request.url
     auth = (
@@ -193,7 +219,12 @@ def _with_headers(request: Any, state: _State) -> None:
     # are ASCII and cannot change the outcome, so let it look at the user's headers only.
     headers.encoding  # noqa: B018
     # Usually no Helicone header is set by hand: one C-level pass over the names says so.
-    if _HELICONE_LOWER not in b"\n".join(map(_LOWER_NAME, items)):
+    # (A ``Cache-Control`` of ours probes for a hyphen; a hit is then told apart by two more tests.)
+    names = b"\n".join(map(_LOWER_NAME, items))
+    probe = probe or ctx.probe
+    if probe not in names or (
+        probe is not _HELICONE_LOWER and _HELICONE_LOWER not in names and _CACHE_CONTROL_LOWER not in names
+    ):
         items.extend(static)
         items.extend(ctx.wire)
         items.extend(auth)
@@ -212,14 +243,15 @@ def _with_post_parser(kwargs: dict[str, Any], state: _State) -> bool:
     """
     try:
         response = kwargs["response"]
+        headers = response.headers  # kept on the result, for helicone_meta() to read if asked
         # The gateway's id wins: Helicone replaces a request id that is not a uuid.
-        request_id = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
+        request_id = _headers.find_header(headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
         if not request_id:
             return False
         options = kwargs["options"]
         # A plain dict write: pydantic's __setattr__ on the options costs more than this whole hook.
         fields = options.__dict__
-        fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target)
+        fields["post_parser"] = AttachId(fields.get("post_parser"), request_id, state.target, headers)
         extra = options.headers  # openai's raw-response wrappers always pass a dict here
         return type(extra) is dict and _RAW_RESPONSE_HEADER in extra
     except Exception as exc:
@@ -234,7 +266,7 @@ def _attach_raw(result: Any, kwargs: dict[str, Any]) -> None:
         if "http_response" in getattr(result, "__dict__", ()):
             post_parser = kwargs["options"].__dict__.get("post_parser")
             if isinstance(post_parser, AttachId):
-                attach(result, post_parser.id, post_parser.target)
+                attach(result, post_parser.id, post_parser.target, post_parser.headers)
     except Exception as exc:
         _guard.internal_error("process-response", exc)
 
@@ -251,6 +283,17 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # openai's RAW_RESPONSE_HEADE
 
 def _build_hook(client: Any, state: _State) -> Any:
     build = client._build_request
+    if state.probe is not _HELICONE_LOWER:  # the client's own headers carry Cache-Control
+
+        def _build_request_probing(*args: Any, **kwargs: Any) -> Any:
+            request = build(*args, **kwargs)
+            try:
+                _with_headers(request, state, state.probe)
+            except Exception as exc:
+                _guard.internal_error("build-request", exc)
+            return request
+
+        return _build_request_probing
 
     def _build_request(*args: Any, **kwargs: Any) -> Any:
         request = build(*args, **kwargs)
@@ -378,7 +421,7 @@ _FLAGS_ATTR = "_helicone_wrap_url_flags"
 
 def wrap(
     client: ClientT,
-    *,
+    *features: FeatureBlock,
     api_key: str | None = None,
     base_url: str | None = None,
     api_url: str | None = None,
@@ -399,22 +442,26 @@ def wrap(
       ``HELICONE_API_URL`` says; else ``HELICONE_API_URL``; else the ``HELICONE_BASE_URL``
       gateway's origin; else Helicone cloud (README, "Configuration").
     - ``properties``/``user_id``: sent on every call of this client; context blocks win.
-    - ``headers``: other Helicone feature headers, e.g. ``{"Helicone-Cache-Enabled": "true"}``.
     - ``mode``: ``"proxy"`` (default) sends calls through the gateway; ``"async"`` sends them
       straight to the client's own ``base_url`` and logs each one to Helicone afterwards, in the
       background (``base_url`` is then the log host; cache, retries and rate limits need the proxy).
+    - ``*features``: feature blocks for every call of this client, e.g. ``wrap(OpenAI(), cache(),
+      retries(attempts=3))``; a context block of the same kind wins (``with cache(False):``).
+    - ``headers``: any other Helicone header, e.g. ``{"Helicone-Stream-Usage": "true"}``.
 
     Wrapping twice is one wrap; ``copy()``/``with_options()`` clients stay wrapped; other
-    clients are untouched. Raises :class:`HeliconeConfigError` when no key is set for a
+    clients are untouched. Raises :class:`HeliconeConfigError` for a positional argument that is
+    not a feature block (or two of one kind), when no key is set for a
     Helicone cloud gateway, and :class:`HeliconeValidationError` for bad properties.
 
-    Usage: ``client = wrap(OpenAI())``
+    Usage: ``client = wrap(OpenAI())`` or ``client = wrap(OpenAI(), cache(), retries(attempts=3))``
     """
     if not isinstance(client, (openai.OpenAI, openai.AsyncOpenAI)):
         raise HeliconeConfigError(
             f"wrap() takes an openai.OpenAI, AsyncOpenAI, AzureOpenAI or AsyncAzureOpenAI client, "
             f"got {type(client).__module__}.{type(client).__qualname__}."
         )
+    blocks = _check_features(features)
     if STATE_ATTR in client.__dict__:
         return client
     if mode != "proxy":
@@ -422,6 +469,7 @@ def wrap(
 
         check_mode(mode)
     options = {
+        "features": blocks,
         "api_key": api_key,
         "base_url": base_url,
         "api_url": api_url,

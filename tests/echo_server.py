@@ -5,7 +5,8 @@ and models, on ``/v1/...`` and on Azure deployment paths. It records every reque
 (headers lowercased) and answers with a ``helicone-id`` header: the ``Helicone-Request-Id`` it
 was sent when that is a uuid v1-v5 (as Helicone does), else a fresh uuid4. A model named
 ``error-<status>`` answers that status with an OpenAI-shaped error body. The request header
-``x-test-replace-id: 1`` makes it answer with a different id, as Helicone does for bad ids.
+``x-test-replace-id: 1`` makes it answer with a different id, as Helicone does for bad ids, and
+``x-test-respond-with: {"Helicone-Cache": "HIT", ...}`` (JSON) adds those headers to the answer.
 
 Redirects: ``x-test-redirect: <status> <url> [<url> ...]`` makes hop *n* of a chain (the
 path prefix ``/hop/<n>``, none for the first) answer ``<status>`` with ``Location:`` the
@@ -96,6 +97,12 @@ def _embedding(model: str, body: dict[str, Any]) -> dict[str, Any]:
         value = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
     return {"object": "list", "model": model, "usage": {"prompt_tokens": 2, "total_tokens": 2},
             "data": [{"object": "embedding", "index": 0, "embedding": value}]}
+
+
+def _chosen(h: BaseHTTPRequestHandler) -> dict[str, str]:
+    """The response headers a test asked for with ``x-test-respond-with`` (a JSON object)."""
+    raw = h.headers.get("x-test-respond-with")
+    return dict(json.loads(raw)) if raw else {}
 
 
 class EchoServer:
@@ -218,7 +225,7 @@ class EchoServer:
         h.send_header("content-length", str(len(data)))
         h.send_header("helicone-id", hid)
         h.send_header("x-request-id", "req_echo")
-        for key, value in (extra or {}).items():
+        for key, value in {**(extra or {}), **_chosen(h)}.items():
             h.send_header(key, value)
         h.end_headers()
         h.wfile.write(data)
@@ -229,6 +236,8 @@ class EchoServer:
         h.send_header("content-type", "text/event-stream")
         h.send_header("helicone-id", hid)
         h.send_header("connection", "close")
+        for key, value in _chosen(h).items():
+            h.send_header(key, value)
         h.end_headers()
         for event, payload in events:
             prefix = f"event: {event}\n" if event else ""

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 from . import offline
 from .asgi import BodyTooLarge, Receive, Scope, Send, json_bytes, read_body, send_bytes
 from .headers import parse_helicone_headers
-from .proxy import _usage_from_body
 from .state import GatewayState
 from .store import LogRow
+from .usage import usage_from_body
 
 __all__ = ["AsyncLogEndpoint", "validate_record"]
 
@@ -137,7 +137,7 @@ class AsyncLogEndpoint:
         start, end = _clock_ms(timing["startTime"]), _clock_ms(timing["endTime"])
         text = response.get("textBody")
         body = text.encode("utf-8") if isinstance(text, str) and text else json_bytes(response["json"])
-        model, usage = _usage_from_body(body)
+        model, usage = usage_from_body(body)
         request_model = request_json.get("model") if isinstance(request_json, dict) else None
         ttft = timing.get("timeToFirstToken")
         is_stream = isinstance(request_json, dict) and request_json.get("stream") is True

@@ -40,3 +40,20 @@ async def async_story() -> str | None:
     text: str = outline("space")
     del number, text
     return request_id(completion)
+
+
+def features_story() -> int | None:
+    from datetime import timedelta
+
+    from helicone_wrap import HeliconeMeta, cache, helicone_meta, rate_limit, retries
+
+    client: OpenAI = wrap(OpenAI(), retries(attempts=3), api_key="sk-helicone-x")  # still typed OpenAI
+    with cache(max_age=timedelta(hours=1), ignore_keys=["user"]), rate_limit(100, window=3600, segment="user"):
+        completion: ChatCompletion = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    meta: HeliconeMeta | None = helicone_meta(completion)
+    if meta is None or meta.rate_limit is None:
+        return None
+    print(meta.cache, meta.bucket_index, meta.cache_latency_ms, meta.rate_limit.reset_s)
+    return meta.fallback_index

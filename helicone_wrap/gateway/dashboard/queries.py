@@ -214,7 +214,7 @@ class Reader:
         with self._conn() as conn:
             head = conn.execute(
                 f"SELECT count(*), COALESCE(sum(r.status >= 400), 0), COALESCE(sum(r.cost), 0), "
-                f"COALESCE(sum(r.total_tokens), 0), count(DISTINCT {_SESSION_ID}), count(DISTINCT r.user_id), "
+                f"COALESCE(sum(r.total_tokens), 0), count(DISTINCT {_SESSION_ID}), count(DISTINCT NULLIF(r.user_id, '')), "
                 "min(r.created_at), max(r.created_at) FROM requests AS r WHERE r.created_at >= ?",
                 (since,),
             ).fetchone()
