@@ -6,7 +6,7 @@ answers ``500 "Request not found"`` (the loopback fault server, Helicone's inges
 every operation has had its first attempt and waits for a retry (the backoff is tuned long, so
 none is attempted twice), the RSS growth over the queued operations is divided by their count
 (handles are not kept: a fire-and-forget caller's worst case). The full default queue
-(``max_queue`` = 100,000) is projected from it, or measured when ``--ops 100000`` is given.
+(``max_queue``, 50,000 by default) is projected from it, or measured when ``--ops 50000`` is given.
 
 Usage: ``python benchmarks/bench_pending.py [--ops 20000] [--answer refused|not-found|both]``
 """
@@ -26,7 +26,7 @@ from _common import emit, env_flag
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-FULL_QUEUE = 100_000
+FULL_QUEUE = 50_000  # Settings().max_queue, the default
 
 
 def rss_bytes() -> int:
