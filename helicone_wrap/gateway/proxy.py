@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from .._http import http
 from . import offline
+from .accesslog import NOTE_KEY
 from .asgi import BodyTooLarge, Receive, Scope, Send, json_bytes, read_body, send_bytes
 from .headers import HeliconeRequestHeaders, parse_helicone_headers, upstream_headers
 from .state import AUTH_TRACE, GatewayState
@@ -52,8 +53,9 @@ class _Call:
         self.info: HeliconeRequestHeaders | None = None
         self.log: LogRow | None = None
 
-    def elapsed_ms(self) -> int:
-        return int((time.perf_counter() - self.started) * 1000)
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the call started, to the microsecond."""
+        return round((time.perf_counter() - self.started) * 1000, 3)
 
 
 class ProxyEndpoint:
@@ -101,6 +103,10 @@ class ProxyEndpoint:
             )
             return
         request_model = call.json.get("model") if call.json else None
+        note = scope.get(NOTE_KEY)
+        if note is not None:  # for the access log
+            note["model"] = request_model if isinstance(request_model, str) else None
+            note["session"] = info.properties.get("Helicone-Session-Id")
         deployment = scope.get("path_params", {}).get("deployment")
         call.log = LogRow(
             request_id=info.request_id,
@@ -170,7 +176,7 @@ class ProxyEndpoint:
     ) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         collected: list[bytes] = []
-        ttft: int | None = None
+        ttft: float | None = None
         try:
             async for chunk in response.aiter_raw():
                 if not chunk:
@@ -257,6 +263,10 @@ class ProxyEndpoint:
         headers: list[tuple[bytes, bytes]],
     ) -> None:
         payload = json_bytes(obj)
+        if usage is not None and status < 400:  # an offline answer: pace it like a model would
+            wait = self.state.offline_ttft + self.state.offline_chunk_delay * usage.completion_tokens
+            if wait > 0:
+                await asyncio.sleep(wait)
         self._finish_log(call, status, payload, None, usage=usage, model=obj.get("model"))
         await send_bytes(send, status, payload, headers=headers)
 
@@ -277,8 +287,10 @@ class ProxyEndpoint:
         await send({"type": "http.response.start", "status": 200, "headers": head})
         delay = self.state.offline_chunk_delay
         sent: list[bytes] = []
-        ttft: int | None = None
+        ttft: float | None = None
         try:
+            if self.state.offline_ttft > 0:
+                await asyncio.sleep(self.state.offline_ttft)
             for event in events:
                 if sent and delay > 0:
                     await asyncio.sleep(delay)
@@ -296,7 +308,7 @@ class ProxyEndpoint:
         call: _Call,
         status: int,
         body: bytes | None,
-        ttft: int | None,
+        ttft: float | None,
         *,
         usage: offline.Usage | None = None,
         model: object = None,
