@@ -132,10 +132,10 @@ def _run(console: Console, path: str, *, temporary: bool, keep: bool, pace: tupl
     started = time.perf_counter()
     report = _Report(console)
     gateway = GatewayServer(port=0, db=path, offline_ttft=pace[0], offline_chunk_delay=pace[1], access_log=True)
-    gateway.access_log = False  # quiet during the story; on while --keep serves
     with gateway:
+        gateway.access_log = False  # quiet during the story; on while --keep serves
         console.print(f"[bold]Local Helicone gateway[/] on {gateway.url} (offline model)")
-        console.print(f"  Log: {'a temporary database' if temporary else path}")
+        console.print(f"  Log: {'a temporary database' if temporary else path}", soft_wrap=True)
         ignored = [name for name in ENV_NAMES if os.environ.get(name)]
         console.print(f"  Everything goes to this gateway only{_ignoring(ignored)}.")
         try:
@@ -229,8 +229,9 @@ def _missing(by_path: dict[str | None, RequestRow]) -> list[str]:
 
 
 def _serve_until_stopped(console: Console, gateway: Any, dashboard: str, path: str, stop: threading.Event) -> None:
-    console.print(f"\n[bold]The gateway keeps running[/] (--keep). Log: {path}")
-    console.print(f"  Session dashboard  {dashboard}")
+    console.print(f"\n[bold]The gateway keeps running[/] (--keep). Log: {path}", soft_wrap=True)
+    console.print("  Session dashboard:")
+    console.print(f"    {dashboard}", soft_wrap=True)
     console.print(f"  OpenAI base URL    {gateway.url}/v1")
     console.print("  Press Ctrl-C to stop. Each request is logged below.")
     gateway.access_log = True
@@ -250,8 +251,8 @@ def _next_steps(console: Console, sid: str, path: str, temporary: bool, keep: bo
         console.print("  helicone-wrap demo --keep    keeps the gateway and shows the session's URL")
     else:
         db = "" if keep and path == default_gateway_db() else f" --db {path}"
-        console.print(f"  The session is kept in {path}. To see it again:")
-        console.print(f"    helicone-wrap gateway{db}")
+        console.print(f"  The session is kept in {path}. To see it again:", soft_wrap=True)
+        console.print(f"    helicone-wrap gateway{db}", soft_wrap=True)
         console.print(f"    helicone-wrap session {sid[:8]}")
         console.print(f"    open http://127.0.0.1:8787/sessions/{sid}")
     console.print("  Your own code, offline: run `helicone-wrap gateway`, then")

@@ -182,7 +182,7 @@ def _print_banner(args: argparse.Namespace) -> None:
 
     host = f"[{args.host}]" if ":" in args.host else args.host
     root = f"http://{host}:{args.port}"
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # never break a URL or path
     console.print(f"[bold]helicone-wrap gateway[/bold] on {root}")
     auth = "Bearer KEY required" if args.require_key else "no key required"
     console.print(f"  OpenAI base URL  {root}/v1")

@@ -85,8 +85,9 @@ def _run_sessions(args: argparse.Namespace) -> int:
         days = f"{args.days:g} day" + ("" if args.days == 1 else "s")
         if not rows:
             matching = f" matching {args.search or args.name!r}" if args.search or args.name else ""
-            print(f"No sessions{matching} in the last {days} at {api.base_url}.")
-            print("Try --days 365, or `helicone-wrap demo --keep` to make one.")
+            print(f"No sessions{matching} in the last {days}.")
+            print(f"  asked {api.base_url}")
+            print("  Try --days 365, or `helicone-wrap demo --keep` to make one.")
             return 0
         shown = plural(total, "session") if total == len(rows) else f"{len(rows):,} of {plural(total, 'session')}"
         console.print(sessions_table(rows, f"{shown} in the last {days}, newest first", wide=console.width >= WIDE))

@@ -266,7 +266,7 @@ class ProxyEndpoint:
         if usage is not None and status < 400:  # an offline answer: pace it like a model would
             wait = self.state.offline_ttft + self.state.offline_chunk_delay * usage.completion_tokens
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._pause(wait)
         self._finish_log(call, status, payload, None, usage=usage, model=obj.get("model"))
         await send_bytes(send, status, payload, headers=headers)
 
@@ -290,7 +290,7 @@ class ProxyEndpoint:
         ttft: float | None = None
         try:
             if self.state.offline_ttft > 0:
-                await asyncio.sleep(self.state.offline_ttft)
+                await self._pause(self.state.offline_ttft)
             for event in events:
                 if sent and delay > 0:
                     await asyncio.sleep(delay)
@@ -301,6 +301,17 @@ class ProxyEndpoint:
         finally:
             self._finish_log(call, 200, b"".join(sent), ttft, usage=usage, model=model)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _pause(self, seconds: float) -> None:
+        """The offline model's "thinking" time, cut short when the gateway shuts down."""
+        release = self.state.release
+        if release is None:
+            await asyncio.sleep(seconds)
+            return
+        try:
+            await asyncio.wait_for(release.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     # ------------------------------------------------------------------ logging
     def _finish_log(
