@@ -346,3 +346,40 @@ def test_examples_print_what_a_person_wants(example: str, expected: list[str]) -
         assert text in done.stdout, done.stdout
     assert "SessionTree(" not in done.stdout and "Look next" in done.stdout
     assert_fits(done.stdout, 120)
+
+
+HINT = "the Helicone key ({}) was rejected by the gateway"
+
+
+def test_a_wrong_helicone_key_says_which_key_sync() -> None:
+    from helicone_wrap import HeliconeAPI
+    from helicone_wrap._exceptions import HeliconeAuthError
+
+    with GatewayServer(port=0, require_key="right-key") as gw:
+        client = wrap(openai.OpenAI(api_key="sk-x", base_url=gw.url + "/v1", max_retries=0), api_key="wrong",
+                      base_url=gw.url)
+        with pytest.raises(openai.AuthenticationError) as denied:  # openai keeps Helicone's string error in .body
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+        assert HINT.format("Helicone-Auth") in str(denied.value.body)
+        client.close()
+        with HeliconeAPI(api_key="wrong", base_url=gw.url) as api, \
+                pytest.raises(HeliconeAuthError, match=re.escape(HINT.format("Authorization"))):
+            api.sessions.query()
+        done = cli("sessions", "--api-url", gw.url, "--api-key", "wrong")
+    assert done.returncode == 1 and HINT.format("Authorization") in done.stderr
+
+
+async def test_a_wrong_helicone_key_says_which_key_async() -> None:
+    from helicone_wrap import AsyncHeliconeAPI
+    from helicone_wrap._exceptions import HeliconeAuthError
+
+    with GatewayServer(port=0, require_key="right-key") as gw:
+        client = wrap(openai.AsyncOpenAI(api_key="sk-x", base_url=gw.url + "/v1", max_retries=0), api_key="wrong",
+                      base_url=gw.url)
+        with pytest.raises(openai.AuthenticationError) as denied:
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+        assert HINT.format("Helicone-Auth") in str(denied.value.body)
+        await client.close()
+        async with AsyncHeliconeAPI(api_key="wrong", base_url=gw.url) as api:
+            with pytest.raises(HeliconeAuthError, match=re.escape(HINT.format("Authorization"))):
+                await api.sessions.query()
