@@ -1,9 +1,15 @@
 """``helicone-wrap demo``: the Course Plan story from Helicone's sessions docs, fully offline.
 
-It starts the local gateway in-process on a free port with a temporary database, runs a
-session with steps ``/abstract``, ``/outline`` and ``/outline/chapter-1..3`` (some streamed,
-some async), enriches, rates and scores results, flushes, then reads the session back through
-the REST API and prints it as a tree.
+It starts the local gateway in-process on a free port, runs a session with steps
+``/abstract``, ``/outline`` and ``/outline/chapter-1..3`` (some streamed, some async) as user
+``demo-user``, enriches, rates and scores results, flushes, then reads the session back through
+the REST API, checks that everything arrived, and prints it as a tree. Every ``✓`` stands for a
+check that passed; a failed one prints ``✗`` with what went wrong, and the exit status is 1.
+
+The log is a temporary database unless ``db`` is given. With ``keep`` the gateway keeps serving
+after the story (with an access log) until Ctrl-C, and the session's dashboard URL is printed;
+``keep`` without ``db`` logs to the gateway's default database, so a later ``helicone-wrap
+gateway`` still has the session.
 
 Everything goes to that gateway, whatever ``HELICONE_*`` variables say: the key, gateway and
 REST root are all passed explicitly, and delivery runs without an outbox (so nothing is left
@@ -15,112 +21,244 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
-from openai import AsyncOpenAI, OpenAI
+from openai import AsyncOpenAI, OpenAI, OpenAIError
 from openai.types.chat import ChatCompletionMessageParam
 from rich.console import Console
 
 from . import _delivery
 from ._api import HeliconeAPI
-from ._api.render import session_tree, sessions_table
+from ._api.render import fmt_ms, plural, session_tree, sessions_table
+from ._api.rows import RequestRow
 from ._config import ENV_NAMES
 from ._context import properties, session, trace, user
 from ._results import enrich, feedback, request_id, score
 from ._wrap import wrap
 
+__all__ = ["DEMO_KEY", "default_gateway_db", "run_demo"]
+
 TOPIC = "a book about space"
+USER = "demo-user"
+MODEL = "gpt-4o-mini"
 #: The demo's own key, so a ``HELICONE_API_KEY`` in the environment is never used (or sent anywhere).
 DEMO_KEY = "sk-helicone-offline-demo"
+
+
+def default_gateway_db() -> str:
+    """Where ``helicone-wrap gateway`` keeps its log by default: next to the outbox, per user.
+
+    Usage: ``helicone-wrap gateway`` logs to ``default_gateway_db()``
+    """
+    from ._delivery.outbox import default_outbox_path
+
+    return str(default_outbox_path().parent / "gateway.sqlite3")
+
+
+@dataclass
+class _Report:
+    """The story's checks: a line each, and whether any failed."""
+
+    console: Console
+    failures: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, good: str, bad: str) -> bool:
+        if ok:
+            self.console.print(f"  [green]✓[/] {good}")
+        else:
+            self.console.print(f"  [red]✗[/] {bad}")
+            self.failures.append(bad)
+        return ok
 
 
 def _ask(prompt: str) -> list[ChatCompletionMessageParam]:
     return [{"role": "user", "content": prompt}]
 
 
-async def _chapters(client: AsyncOpenAI, console: Console) -> list[Any]:
-    async def chapter(n: int) -> Any:
+def _content(completion: Any) -> str:
+    return (completion.choices[0].message.content or "") if completion.choices else ""
+
+
+async def _chapters(client: AsyncOpenAI) -> list[tuple[Any, str]]:
+    async def chapter(n: int) -> tuple[Any, str]:
+        prompt = _ask(f"Write chapter {n} of {TOPIC}")
         if n == 2:  # one chapter streams, to show time to first token
             stream = await client.chat.completions.create(
-                model="gpt-4o-mini", messages=_ask(f"Write chapter {n} of {TOPIC}"), stream=True,
-                stream_options={"include_usage": True},
+                model=MODEL, messages=prompt, stream=True, stream_options={"include_usage": True},
             )
-            async for _chunk in stream:
-                pass
-            return stream
-        return await client.chat.completions.create(model="gpt-4o-mini", messages=_ask(f"Write chapter {n} of {TOPIC}"))
+            text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+            return stream, text
+        completion = await client.chat.completions.create(model=MODEL, messages=prompt)
+        return completion, _content(completion)
 
     # Each chapter is its own step: @trace("chapter-N") under the current /outline path.
     steps = [trace(f"chapter-{n}")(chapter) for n in (1, 2, 3)]
-    results = await asyncio.gather(*(step(n) for step, n in zip(steps, (1, 2, 3), strict=True)))
-    console.print("  [green]✓[/] /outline/chapter-1..3 written concurrently (async client, chapter 2 streamed)")
-    return list(results)
+    try:
+        return list(await asyncio.gather(*(step(n) for step, n in zip(steps, (1, 2, 3), strict=True))))
+    finally:
+        await client.close()
 
 
-def run_demo(console: Console | None = None) -> int:
-    """Run the offline story; returns the process exit code. Usage: ``helicone-wrap demo``"""
+def run_demo(
+    console: Console | None = None, *, keep: bool = False, db: str | None = None,
+    ttft: float = 0.0, per_token: float = 0.0, stop: threading.Event | None = None,
+) -> int:
+    """Run the offline story; returns the process exit code. Usage: ``helicone-wrap demo --keep``
+
+    ``ttft``/``per_token`` pace the offline model (seconds); ``stop`` ends a ``keep`` wait
+    (Ctrl-C does too).
+    """
     console = console or Console()
     previous_outbox = _delivery._settings.outbox
     _delivery.configure(outbox=None)  # no file left behind, and nobody else's operations replayed
     try:
-        return _run(console)
+        with tempfile.TemporaryDirectory(prefix="helicone-wrap-demo-") as tmp:
+            path = db or (default_gateway_db() if keep else os.path.join(tmp, "demo.sqlite3"))
+            if path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            return _run(console, path, temporary=db is None and not keep, keep=keep,
+                        pace=(ttft, per_token), stop=stop or threading.Event())
     finally:
         _delivery.configure(outbox=previous_outbox)
 
 
-def _run(console: Console) -> int:
+def _run(console: Console, path: str, *, temporary: bool, keep: bool, pace: tuple[float, float],
+         stop: threading.Event) -> int:
     from .gateway import GatewayServer
 
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="helicone-wrap-demo-") as tmp, GatewayServer(
-        port=0, db=os.path.join(tmp, "demo.sqlite3")
-    ) as gateway:
-        console.print(f"[bold]Local Helicone gateway[/] on {gateway.url} (offline model, SQLite in {tmp})")
+    report = _Report(console)
+    gateway = GatewayServer(port=0, db=path, offline_ttft=pace[0], offline_chunk_delay=pace[1], access_log=True)
+    with gateway:
+        gateway.access_log = False  # quiet during the story; on while --keep serves
+        console.print(f"[bold]Local Helicone gateway[/] on {gateway.url} (offline model)")
+        console.print(f"  Log: {'a temporary database' if temporary else path}", soft_wrap=True)
         ignored = [name for name in ENV_NAMES if os.environ.get(name)]
         console.print(f"  Everything goes to this gateway only{_ignoring(ignored)}.")
-        client = wrap(OpenAI(api_key="sk-offline-demo", base_url=gateway.url + "/v1"), api_key=DEMO_KEY,
-                      base_url=gateway.url)
-        aclient = wrap(AsyncOpenAI(api_key="sk-offline-demo", base_url=gateway.url + "/v1"), api_key=DEMO_KEY,
-                       base_url=gateway.url)
+        try:
+            sid = _story(console, report, gateway.url)
+        except OpenAIError as exc:  # a call failed: say which error stopped the story
+            report.check(False, "", f"the story stopped: {type(exc).__name__}: {exc}")
+            sid = None
+        if sid is not None:
+            _read_back(console, report, gateway.url, sid)
+        elapsed = time.perf_counter() - started
+        if report.failures or sid is None:
+            console.print(f"[bold red]Failed[/]: {plural(len(report.failures), 'check')} did not pass (✗ above).")
+            return 1
+        console.print(f"[bold green]Done[/] in {elapsed:.1f} s, offline: every check above passed.")
+        dashboard = f"{gateway.url}/sessions/{sid}"
+        if keep:
+            _serve_until_stopped(console, gateway, dashboard, path, stop)
+        _next_steps(console, sid, path, temporary, keep)
+    return 0
 
-        with session("Course Plan", path="/abstract") as course, properties(course="space-101"), user("demo-user"):
-            abstract = client.chat.completions.create(model="gpt-4o-mini", messages=_ask(f"Write an abstract for {TOPIC}"))
-            console.print(f"  [green]✓[/] /abstract  helicone_id={request_id(abstract)}")
+
+def _story(console: Console, report: _Report, url: str) -> str:
+    """Run the session; its id. A failed call raises the openai error."""
+    client = wrap(OpenAI(api_key="sk-offline-demo", base_url=url + "/v1"), api_key=DEMO_KEY, base_url=url)
+    aclient = wrap(AsyncOpenAI(api_key="sk-offline-demo", base_url=url + "/v1"), api_key=DEMO_KEY, base_url=url)
+    try:
+        with session("Course Plan", path="/abstract") as course, properties(course="space-101"), user(USER):
+            console.print(f"  Session [bold]Course Plan[/] (id {course.id})")
+            console.print(f"  as user {USER}, with property course=space-101")
+            abstract = client.chat.completions.create(model=MODEL, messages=_ask(f"Write an abstract for {TOPIC}"))
+            report.check(bool(_content(abstract)) and request_id(abstract) is not None,
+                         f"/abstract  answered            {request_id(abstract)}",
+                         "/abstract: no answer text or no helicone-id header")
             with session(path="/outline"):
                 outline = client.chat.completions.create(
-                    model="gpt-4o-mini", messages=_ask(f"Outline {TOPIC}"), stream=True,
-                    stream_options={"include_usage": True},
+                    model=MODEL, messages=_ask(f"Outline {TOPIC}"), stream=True, stream_options={"include_usage": True},
                 )
                 text = "".join(c.choices[0].delta.content or "" for c in outline if c.choices)
-                console.print(f"  [green]✓[/] /outline   streamed {len(text)} characters, helicone_id={request_id(outline)}")
-                chapters = asyncio.run(_close_after(aclient, _chapters(aclient, console)))
-
+                report.check(bool(text) and request_id(outline) is not None,
+                             f"/outline   streamed {len(text):>3} chars   {request_id(outline)}",
+                             "/outline: the stream carried no text or no helicone-id header")
+                chapters = asyncio.run(_chapters(aclient))
+        report.check(all(text and request_id(c) is not None for c, text in chapters),
+                     "/outline/chapter-1..3  written concurrently (async; chapter 2 streamed)",
+                     "/outline/chapter-1..3: a chapter came back without text or helicone id")
         # After the fact: enrich one result, rate another, score a third; all in the background.
-        handles = [
-            enrich(abstract, outcome="approved", reviewer="editor"),
-            feedback(outline, True),
-            score(chapters[0], quality=8, on_topic=True),
-        ]
+        handles = [enrich(abstract, outcome="approved", reviewer="editor"), feedback(outline, True),
+                   score(chapters[0][0], quality=8, on_topic=True)]
         _delivery.flush(timeout=10)
         problems = _delivery_problems(handles)
-        if problems:
-            for line in problems:
-                console.print(f"  [red]✗[/] {line}")
-        else:
-            console.print(f"  [green]✓[/] enrich, feedback and score delivered to {gateway.url}")
-
-        with HeliconeAPI(api_key=DEMO_KEY, base_url=gateway.url) as api:
-            rows = api.sessions.query(name="Course Plan")
-            console.print(sessions_table(rows))
-            console.print(session_tree(api.sessions.tree(course.id)))
+        for line in problems:
+            report.check(False, "", line)
+        if not problems:
+            report.check(True, f"enrich, feedback and score delivered to {url}", "")
+        return course.id
+    finally:
         client.close()
-    if problems:
-        console.print(f"[bold red]Failed[/]: {len(problems)} of {len(handles)} operations were not delivered (above).")
-        return 1
-    console.print(f"[bold green]Done[/] in {time.perf_counter() - started:.1f} s, offline. "
-                  "Point HELICONE_BASE_URL at Helicone cloud or self-hosted Helicone to run the same code for real.")
-    return 0
+
+
+def _read_back(console: Console, report: _Report, url: str, sid: str) -> None:
+    with HeliconeAPI(api_key=DEMO_KEY, base_url=url) as api:
+        rows = api.sessions.query(name="Course Plan", search=sid)
+        tree = api.sessions.tree(sid)
+    requests = tree.requests
+    by_path = {r.session_path: r for r in requests}
+    missing = _missing(by_path)
+    report.check(len(requests) == 5 and not missing,
+                 f"read back {plural(len(requests), 'request')} through the REST API, with property, "
+                 "feedback, scores",
+                 f"read back {plural(len(requests), 'request')} of 5; missing: {', '.join(missing) or 'requests'}")
+    console.print(sessions_table(rows, "The session, as `helicone-wrap sessions` lists it"))
+    console.print(session_tree(tree))
+    slowest = max((r.delay_ms or 0 for r in requests), default=0)
+    console.print(f"[dim]Latencies come from the offline model's pacing (slowest call {fmt_ms(slowest)}).[/]")
+
+
+def _missing(by_path: dict[str | None, RequestRow]) -> list[str]:
+    """What the read-back lacks of what the story set."""
+    missing = [f"request {p}" for p in ("/abstract", "/outline", *(f"/outline/chapter-{n}" for n in (1, 2, 3)))
+               if p not in by_path]
+    abstract, outline, chapter = by_path.get("/abstract"), by_path.get("/outline"), by_path.get("/outline/chapter-1")
+    if abstract is not None and abstract.property("outcome") != "approved":
+        missing.append("outcome=approved on /abstract")
+    if abstract is not None and abstract.request_user_id != USER:
+        missing.append(f"user {USER}")
+    if outline is not None and outline.feedback is not True:
+        missing.append("feedback on /outline")
+    if chapter is not None and chapter.scores.get("quality") != 8:
+        missing.append("quality=8 on chapter-1")
+    return missing
+
+
+def _serve_until_stopped(console: Console, gateway: Any, dashboard: str, path: str, stop: threading.Event) -> None:
+    console.print(f"\n[bold]The gateway keeps running[/] (--keep). Log: {path}", soft_wrap=True)
+    console.print("  Session dashboard:")
+    console.print(f"    {dashboard}", soft_wrap=True)
+    console.print(f"  OpenAI base URL    {gateway.url}/v1")
+    console.print("  Press Ctrl-C to stop. Each request is logged below.")
+    gateway.access_log = True
+    try:
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        console.print("Stopped.")
+    finally:
+        gateway.access_log = False
+
+
+def _next_steps(console: Console, sid: str, path: str, temporary: bool, keep: bool) -> None:
+    console.print("[bold]Try next[/]")
+    if temporary:
+        console.print("  The log was a temporary database and is gone now.")
+        console.print("  helicone-wrap demo --keep    keeps the gateway and shows the session's URL")
+    else:
+        db = "" if keep and path == default_gateway_db() else f" --db {path}"
+        console.print(f"  The session is kept in {path}. To see it again:", soft_wrap=True)
+        console.print(f"    helicone-wrap gateway{db}", soft_wrap=True)
+        console.print(f"    helicone-wrap session {sid[:8]}")
+        console.print(f"    open http://127.0.0.1:8787/sessions/{sid}")
+    console.print("  Your own code, offline: run `helicone-wrap gateway`, then")
+    console.print("    HELICONE_BASE_URL=http://127.0.0.1:8787 OPENAI_API_KEY=sk-offline \\")
+    console.print("    python examples/quickstart.py")
+    console.print("  For real: set HELICONE_API_KEY and OPENAI_API_KEY, unset HELICONE_BASE_URL.")
 
 
 def _ignoring(names: list[str]) -> str:
@@ -136,10 +274,3 @@ def _delivery_problems(handles: list[_delivery.Delivery]) -> list[str]:
         elif handle.error is not None:
             problems.append(f"{handle.kind} for {handle.request_id} failed: {type(handle.error).__name__}: {handle.error}")
     return problems
-
-
-async def _close_after(client: AsyncOpenAI, work: Any) -> Any:
-    try:
-        return await work
-    finally:
-        await client.close()

@@ -8,7 +8,9 @@ it in :data:`_SUBCOMMANDS`.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -25,6 +27,38 @@ _Adder = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 # ---------------------------------------------------------------------- gateway
 
 
+#: Environment defaults for the offline model's pacing, in milliseconds (tests set them to 0).
+ENV_TTFT_MS = "HELICONE_WRAP_OFFLINE_TTFT_MS"
+ENV_TOKEN_MS = "HELICONE_WRAP_OFFLINE_TOKEN_MS"
+_DEFAULT_TTFT_MS = 200.0
+_DEFAULT_TOKEN_MS = 10.0
+
+
+def _env_ms(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+
+
+def _add_pacing(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ttft-ms", type=float, default=_env_ms(ENV_TTFT_MS, _DEFAULT_TTFT_MS), metavar="MS",
+        help=f"offline model: milliseconds before the first token (default: %(default)g, or {ENV_TTFT_MS})",
+    )
+    parser.add_argument(
+        "--token-ms", type=float, default=_env_ms(ENV_TOKEN_MS, _DEFAULT_TOKEN_MS), metavar="MS",
+        help=f"offline model: milliseconds per further token (default: %(default)g, or {ENV_TOKEN_MS})",
+    )
+
+
+def _pacing_problem(args: argparse.Namespace) -> str | None:
+    for flag, value in (("--ttft-ms", args.ttft_ms), ("--token-ms", args.token_ms)):
+        if not value >= 0:
+            return f"{flag} must be 0 or more milliseconds, got {value:g}"
+    return None
+
+
 def _add_gateway(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "gateway",
@@ -35,9 +69,11 @@ def _add_gateway(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8787, help="port to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8787, help="port to bind, 0 for any free one (default: %(default)s)")
     parser.add_argument(
-        "--db", default=":memory:", metavar="PATH", help="SQLite file, or :memory: (default: %(default)s)"
+        "--db", default=None, metavar="PATH",
+        help="SQLite file, or :memory: for a log that ends with the gateway (default: gateway.sqlite3 in "
+             "the user's data directory, e.g. ~/.local/share/helicone_wrap/)",
     )
     parser.add_argument(
         "--upstream", default=None, metavar="URL", help="OpenAI-compatible base URL; offline model if omitted"
@@ -55,21 +91,57 @@ def _add_gateway(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="SECONDS",
         help="hide logged requests from the REST API for this long, like Helicone's ingestion lag",
     )
+    _add_pacing(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no access log line per request")
     parser.set_defaults(run=_run_gateway)
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"helicone-wrap {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def _open_db(path: str) -> str | None:
+    """Why the log database at ``path`` cannot be used, or None once it opened (and migrated)."""
+    import sqlite3
+
+    from .gateway import Store
+
+    try:
+        Store(path).close()
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        folder = os.path.dirname(os.path.abspath(path))
+        hint = f"the folder {folder} does not exist" if not os.path.isdir(folder) else "is it a writable SQLite file?"
+        return f"cannot open the log database {path}: {exc} ({hint}); choose another with --db PATH, or --db :memory:"
+    return None
 
 
 def _run_gateway(args: argparse.Namespace) -> int:
     try:
-        from .gateway import serve
+        from .gateway import bind, serve
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        print(
-            f"helicone-wrap gateway needs the gateway extra: pip install 'helicone-wrap[gateway]' ({exc})",
-            file=sys.stderr,
-        )
-        return 2
+        return _fail("gateway", f"needs the gateway extra: pip install -e '.[gateway]' in a clone ({exc})")
     if args.ingest_delay < 0:
-        print("--ingest-delay must not be negative", file=sys.stderr)
-        return 2
+        return _fail("gateway", "--ingest-delay must not be negative")
+    problem = _pacing_problem(args)
+    if problem is not None:
+        return _fail("gateway", problem)
+    if args.db is None:
+        from ._demo import default_gateway_db
+
+        args.db = default_gateway_db()
+        os.makedirs(os.path.dirname(args.db), exist_ok=True)
+    problem = _open_db(args.db)
+    if problem is not None:
+        return _fail("gateway", problem)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return _fail("gateway", f"port {args.port} on {args.host} is already in use (another gateway?); "
+                                    f"choose another with --port {args.port + 1}, or --port 0 for any free port")
+        return _fail("gateway", f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    args.port = sock.getsockname()[1]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     _print_banner(args)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal with the
@@ -83,6 +155,10 @@ def _run_gateway(args: argparse.Namespace) -> int:
             upstream=args.upstream,
             require_key=args.require_key,
             ingest_delay=args.ingest_delay,
+            offline_ttft=args.ttft_ms / 1000,
+            offline_chunk_delay=args.token_ms / 1000,
+            access_log=not args.quiet,
+            sock=sock,
         )
     except KeyboardInterrupt:
         pass
@@ -108,18 +184,21 @@ def _print_banner(args: argparse.Namespace) -> None:
 
     host = f"[{args.host}]" if ":" in args.host else args.host
     root = f"http://{host}:{args.port}"
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)  # never break a URL or path
     console.print(f"[bold]helicone-wrap gateway[/bold] on {root}")
     console.print(f"  dashboard        {root}/")
     auth = "Bearer KEY required" if args.require_key else "no key required"
     console.print(f"  OpenAI base URL  {root}/v1")
     console.print(f"  authentication   {auth}")
     console.print(f"  REST API root    {root}")
-    console.print(f"  upstream         {args.upstream or 'offline model'}")
-    console.print(f"  log database     {args.db}")
+    pacing = f"offline model ({args.ttft_ms:g} ms to first token, {args.token_ms:g} ms a token)"
+    console.print(f"  upstream         {args.upstream or pacing}")
+    if args.db in (":memory:", ""):
+        console.print("  log database     :memory: (the log ends with the gateway)")
+    else:
+        console.print(f"  log database     {args.db} (kept; --db :memory: for a throwaway log)")
+    console.print(f"  access log       {'off (--quiet)' if args.quiet else 'one line per request below (--quiet: off)'}")
 
-
-# ------------------------------------------------------------------------- main
 
 # ------------------------------------------------------------------------- demo
 
@@ -129,11 +208,19 @@ def _add_demo(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "demo",
         help="run the Course Plan story offline on an in-process gateway",
         description=(
-            "Start the local gateway on a free port with a temporary database, run a session "
-            "(/abstract, /outline, /outline/chapter-1..3; streamed and async steps), enrich, rate and "
-            "score results, then read the session back and print it as a tree."
+            "Start the local gateway on a free port, run a session (/abstract, /outline, "
+            "/outline/chapter-1..3; streamed and async steps) as user demo-user, enrich, rate and "
+            "score results, then read the session back, check it, and print it as a tree."
         ),
     )
+    parser.add_argument(
+        "--keep", action="store_true",
+        help="keep the gateway running after the story (until Ctrl-C) and print the session's dashboard "
+             "URL; the log goes to the gateway's default database unless --db",
+    )
+    parser.add_argument("--db", default=None, metavar="PATH",
+                        help="log to this SQLite file and keep it (default: a temporary one)")
+    _add_pacing(parser)
     parser.set_defaults(run=_run_demo)
 
 
@@ -141,101 +228,31 @@ def _run_demo(args: argparse.Namespace) -> int:
     try:
         from ._demo import run_demo
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        print(f"helicone-wrap demo needs the gateway extra: pip install 'helicone-wrap[gateway]' ({exc})",
-              file=sys.stderr)
-        return 2
-    return run_demo()
-
-
-# ------------------------------------------------------------- sessions, session
-
-
-def _add_api_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--api-url", default=None, metavar="URL",
-        help="REST API root (default: HELICONE_API_URL, else the HELICONE_BASE_URL origin, else Helicone cloud)",
-    )
-    parser.add_argument("--api-key", default=None, metavar="KEY", help="Helicone key (default: HELICONE_API_KEY)")
-
-
-def _add_sessions(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "sessions", help="list recent sessions (Helicone cloud, self-hosted or local)",
-        description="List sessions, newest first, through POST /v1/session/query.",
-    )
-    parser.add_argument("--search", default="", help="substring of the session id or name")
-    parser.add_argument("--name", default=None, help="exact session name")
-    parser.add_argument("--days", type=float, default=30.0, help="how far back to look (default: %(default)s)")
-    parser.add_argument("--limit", type=int, default=50, help="at most this many sessions, 1-1000 (default: %(default)s)")
-    _add_api_options(parser)
-    parser.set_defaults(run=_run_sessions)
-
-
-def _add_session(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "session", help="print one session as a tree",
-        description="Fetch one session's requests and print them as a tree of path segments.",
-    )
-    parser.add_argument("session_id", metavar="ID", help="the Helicone-Session-Id")
-    _add_api_options(parser)
-    parser.set_defaults(run=_run_session)
-
-
-def _api_call(args: argparse.Namespace, work: Callable[[Any, Any], int]) -> int:
-    """Run ``work(api, console)``; configuration and API errors become one clear line, exit 1."""
+        return _fail("demo", f"needs the gateway extra: pip install -e '.[gateway]' in a clone ({exc})")
+    problem = _pacing_problem(args)
+    if problem is None and args.db is not None:
+        problem = _open_db(args.db)
+    if problem is not None:
+        return _fail("demo", problem)
     try:
-        from rich.console import Console
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        print(f"this command needs the gateway extra: pip install 'helicone-wrap[gateway]' ({exc})", file=sys.stderr)
-        return 2
-    from ._api import HeliconeAPI
-    from ._exceptions import HeliconeError
-
-    try:
-        with HeliconeAPI(api_key=args.api_key, base_url=args.api_url) as api:
-            return work(api, Console())
-    except HeliconeError as exc:
-        print(f"helicone-wrap {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return run_demo(keep=args.keep, db=args.db, ttft=args.ttft_ms / 1000, per_token=args.token_ms / 1000)
+    except KeyboardInterrupt:
+        print("helicone-wrap demo: interrupted (Ctrl-C); nothing was kept unless --db or --keep.", file=sys.stderr)
+        return 130
 
 
-def _run_sessions(args: argparse.Namespace) -> int:
-    from datetime import datetime, timedelta, timezone
-
-    from ._api.render import sessions_table
-
-    def work(api: Any, console: Any) -> int:
-        end = datetime.now(timezone.utc)
-        rows = api.sessions.query(search=args.search, name=args.name, start=end - timedelta(days=args.days),
-                                  end=end, limit=args.limit)
-        console.print(sessions_table(rows))
-        return 0
-
-    return _api_call(args, work)
+# ------------------------------------------------- sessions, session, request
 
 
-def _run_session(args: argparse.Namespace) -> int:
-    from ._api.render import session_tree
+def _add_reading(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ._commands import reading
 
-    def work(api: Any, console: Any) -> int:
-        tree = api.sessions.tree(args.session_id)
-        if not tree.requests:
-            print(f"helicone-wrap session: no requests found for session {args.session_id!r}", file=sys.stderr)
-            return 1
-        console.print(session_tree(tree))
-        return 0
-
-    return _api_call(args, work)
+    reading.add_sessions(subparsers)
+    reading.add_session(subparsers)
+    reading.add_request(subparsers)
 
 
-_SUBCOMMANDS: tuple[_Adder, ...] = (
-    _add_gateway,
-    _add_demo,
-    _add_sessions,
-    _add_session,
-    doctor.add_parser,
-    outbox.add_parser,
-)
+_SUBCOMMANDS: tuple[_Adder, ...] = (_add_gateway, _add_demo, _add_reading, doctor.add_parser, outbox.add_parser)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -244,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helicone-wrap", description="Helicone observability for OpenAI clients, and a local gateway."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version.__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in _SUBCOMMANDS:
         add(subparsers)

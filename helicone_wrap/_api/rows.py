@@ -154,8 +154,8 @@ class RequestRow:
     model: str | None = None
     provider: str | None = None
     response_status: int | None = None
-    delay_ms: int | None = None
-    time_to_first_token: int | None = None
+    delay_ms: float | None = None
+    time_to_first_token: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
@@ -185,8 +185,8 @@ class RequestRow:
             model=_str(_first(data, "model", "request_model", "response_model", "model_override")),
             provider=_str(data.get("provider")),
             response_status=_int(_first(data, "response_status", "status")),
-            delay_ms=_int(_first(data, "delay_ms", "latency")),
-            time_to_first_token=_int(data.get("time_to_first_token")),
+            delay_ms=_float(_first(data, "delay_ms", "latency")),
+            time_to_first_token=_float(data.get("time_to_first_token")),
             prompt_tokens=prompt,
             completion_tokens=completion,
             total_tokens=total,
@@ -202,7 +202,7 @@ class RequestRow:
         )
 
     @property
-    def latency_ms(self) -> int | None:
+    def latency_ms(self) -> float | None:
         """Alias of ``delay_ms``: total latency in milliseconds."""
         return self.delay_ms
 

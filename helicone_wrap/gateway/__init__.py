@@ -22,7 +22,7 @@ failures; :mod:`.app` wires routes; :mod:`.server` runs it all.
 from __future__ import annotations
 
 from .faults import FaultPlan
-from .server import GatewayServer, serve
+from .server import GatewayServer, bind, serve
 from .store import LogRow, Store
 
-__all__ = ["FaultPlan", "GatewayServer", "LogRow", "Store", "serve"]
+__all__ = ["FaultPlan", "GatewayServer", "LogRow", "Store", "bind", "serve"]

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from .._http import http
 from . import offline
+from .accesslog import NOTE_KEY
 from .asgi import BodyTooLarge, Receive, Scope, Send, json_bytes, read_body, send_bytes
 from .features import request_error, retry_delays
 from .headers import HeliconeRequestHeaders, parse_helicone_headers, upstream_headers
@@ -58,8 +59,9 @@ class _Call:
         #: The answer's headers as relayed (kept for the cache).
         self.headers: list[tuple[bytes, bytes]] | None = None
 
-    def elapsed_ms(self) -> int:
-        return int((time.perf_counter() - self.started) * 1000)
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the call started, to the microsecond."""
+        return round((time.perf_counter() - self.started) * 1000, 3)
 
 
 class ProxyEndpoint:
@@ -112,6 +114,10 @@ class ProxyEndpoint:
             await send_bytes(send, status, body, headers[0][1], headers[1:])
             return
         request_model = call.json.get("model") if call.json else None
+        note = scope.get(NOTE_KEY)
+        if note is not None:  # for the access log
+            note["model"] = request_model if isinstance(request_model, str) else None
+            note["session"] = info.properties.get("Helicone-Session-Id")
         deployment = scope.get("path_params", {}).get("deployment")
         call.log = LogRow(
             request_id=info.request_id.lower(),  # a ClickHouse UUID column: lower case
@@ -219,7 +225,7 @@ class ProxyEndpoint:
     ) -> None:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         collected: list[bytes] = []
-        ttft: int | None = None
+        ttft: float | None = None
         try:
             async for chunk in response.aiter_raw():
                 if not chunk:
@@ -305,6 +311,10 @@ class ProxyEndpoint:
     ) -> None:
         payload = json_bytes(obj)
         call.headers = [(b"content-type", b"application/json")]
+        if usage is not None and status < 400:  # an offline answer: pace it like a model would
+            wait = self.state.offline_ttft + self.state.offline_chunk_delay * usage.completion_tokens
+            if wait > 0:
+                await self._pause(wait)
         self._finish_log(call, status, payload, None, usage=usage, model=obj.get("model"))
         await send_bytes(send, status, payload, headers=headers)
 
@@ -326,8 +336,10 @@ class ProxyEndpoint:
         await send({"type": "http.response.start", "status": 200, "headers": head})
         delay = self.state.offline_chunk_delay
         sent: list[bytes] = []
-        ttft: int | None = None
+        ttft: float | None = None
         try:
+            if self.state.offline_ttft > 0:
+                await self._pause(self.state.offline_ttft)
             for event in events:
                 if sent and delay > 0:
                     await asyncio.sleep(delay)
@@ -339,13 +351,24 @@ class ProxyEndpoint:
             self._finish_log(call, 200, b"".join(sent), ttft, usage=usage, model=model)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+    async def _pause(self, seconds: float) -> None:
+        """The offline model's "thinking" time, cut short when the gateway shuts down."""
+        release = self.state.release
+        if release is None:
+            await asyncio.sleep(seconds)
+            return
+        try:
+            await asyncio.wait_for(release.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
     # ------------------------------------------------------------------ logging
     def _finish_log(
         self,
         call: _Call,
         status: int,
         body: bytes | None,
-        ttft: int | None,
+        ttft: float | None,
         *,
         usage: offline.Usage | None = None,
         model: object = None,
@@ -375,7 +398,7 @@ class ProxyEndpoint:
         state.store.log(row)
         if call.plan is not None:
             call.plan.finished(
-                state.store, state.buckets, status, call.headers, body, row.latency_ms, row.cost
+                state.store, state.buckets, status, call.headers, body, round(row.latency_ms), row.cost
             )
 
 

@@ -21,12 +21,13 @@ from typing import Any
 
 import uvicorn
 
+from .accesslog import AccessLog
 from .app import build_app
 from .faults import FaultInjector, FaultPlan
 from .state import GatewayState
 from .store import Store
 
-__all__ = ["GatewayServer", "serve"]
+__all__ = ["GatewayServer", "bind", "serve"]
 
 logger = logging.getLogger("helicone_wrap.gateway")
 
@@ -72,6 +73,24 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (port 0: a free one); raises ``OSError`` when taken.
+
+    Usage: ``sock = bind("127.0.0.1", 8787); serve(sock=sock)``
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only
+    # for such sockets, and without it every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -93,7 +112,9 @@ class GatewayServer:
     ``require_key`` demands ``Authorization``/``Helicone-Auth: Bearer <key>``;
     ``ingest_delay`` hides logged requests from the REST API for that many seconds;
     ``faults`` injects failures into the REST writes (settable at runtime);
-    ``offline_chunk_delay`` paces the offline model's streams.
+    ``offline_ttft`` (seconds before the first token) and ``offline_chunk_delay`` (seconds per
+    further token) pace the offline model; both default to 0, answering at once;
+    ``access_log`` prints one line per request to stderr (see :mod:`.accesslog`).
 
     Usage::
 
@@ -114,6 +135,8 @@ class GatewayServer:
         faults: FaultPlan | None = None,
         *,
         offline_chunk_delay: float = 0.0,
+        offline_ttft: float = 0.0,
+        access_log: bool = False,
         log_level: str = "warning",
     ) -> None:
         self.host = host
@@ -123,6 +146,8 @@ class GatewayServer:
         self.require_key = require_key
         self.ingest_delay = ingest_delay
         self.offline_chunk_delay = offline_chunk_delay
+        self.offline_ttft = offline_ttft
+        self.access_log = access_log
         self.log_level = log_level
         self._faults = FaultInjector(faults)
         self._store: Store | None = None
@@ -178,15 +203,9 @@ class GatewayServer:
             raise RuntimeError("GatewayServer is already started")
         _warn_if_exposed(self.host, self.require_key)
         store = Store(self.db, ingest_delay=self.ingest_delay)
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted connections only
-        # for such sockets, and without it every response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
+            sock = bind(self.host, self.port)
         except OSError:
-            sock.close()
             store.close()
             raise
         self.port = sock.getsockname()[1]
@@ -197,8 +216,12 @@ class GatewayServer:
             require_key=self.require_key,
             faults=self._faults,
             offline_chunk_delay=self.offline_chunk_delay,
+            offline_ttft=self.offline_ttft,
         )
-        config = _config(build_app(self._state), self.host, self.port, self.log_level)
+        app: Any = build_app(self._state)
+        if self.access_log:  # switchable at runtime: AccessLog writes only while self.access_log
+            app = AccessLog(app, write=self._access_line)
+        config = _config(app, self.host, self.port, self.log_level)
         self._server = _Server(config, self._state)
         self._thread = threading.Thread(
             target=self._run, args=(self._server, sock), name="helicone-gateway", daemon=True
@@ -247,6 +270,10 @@ class GatewayServer:
         self.stop()
 
     # ----------------------------------------------------------------- private
+    def _access_line(self, line: str) -> None:
+        if self.access_log:
+            print(line, file=sys.stderr, flush=True)
+
     def _run(self, server: _Server, sock: socket.socket) -> None:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
@@ -280,19 +307,33 @@ def serve(
     ingest_delay: float = 0.0,
     *,
     log_level: str = "info",
+    offline_ttft: float = 0.0,
+    offline_chunk_delay: float = 0.0,
+    access_log: bool = False,
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM, then shut down gracefully.
 
     Every queued log row is written before this returns (uvicorn then re-raises the
-    signal, so Ctrl-C surfaces as ``KeyboardInterrupt`` after the drain).
+    signal, so Ctrl-C surfaces as ``KeyboardInterrupt`` after the drain). ``access_log``
+    prints one line per request to stderr (see :mod:`.accesslog`); ``sock`` is a socket
+    from :func:`bind` to serve on instead of binding ``host:port`` here.
 
     Usage: ``serve(port=8787, db="gateway.db")``
     """
     _warn_if_exposed(host, require_key)
     store = Store(db, ingest_delay=ingest_delay)
-    state = GatewayState(store=store, upstream=upstream, require_key=require_key)
-    server = _Server(_config(build_app(state), host, port, log_level), state)
+    state = GatewayState(
+        store=store, upstream=upstream, require_key=require_key,
+        offline_ttft=offline_ttft, offline_chunk_delay=offline_chunk_delay,
+    )
+    app: Any = build_app(state)
+    if access_log:
+        app = AccessLog(app)
+    server = _Server(_config(app, host, port, log_level), state)
     try:
-        server.run()
+        server.run(sockets=None if sock is None else [sock])
     finally:
         store.close()
+        if sock is not None:
+            sock.close()

@@ -32,10 +32,13 @@ class GatewayState:
     upstream: str | None = None
     require_key: str | None = None
     faults: FaultInjector = field(default_factory=FaultInjector)
-    #: Seconds the offline model waits between streamed events (0: as fast as possible).
+    #: Seconds the offline model waits between streamed events, about one token each; a whole
+    #: answer waits this long per completion token (0: as fast as possible).
     offline_chunk_delay: float = 0.0
     #: The ``Helicone-RateLimit-Policy`` buckets (in memory, as Helicone's Durable Objects).
     buckets: TokenBuckets = field(default_factory=TokenBuckets)
+    #: Seconds the offline model "thinks" before its first token (0: answers at once).
+    offline_ttft: float = 0.0
     client: Any = None
     release: asyncio.Event | None = None
 
@@ -49,10 +52,15 @@ class GatewayState:
         if self.require_key is None:
             return None
         if authorization is None:
-            return f"Missing {header_name} header (expected 'Bearer <key>')"
-        token = bearer_token(authorization)
-        if token is None:
-            return f"Invalid {header_name} header (expected 'Bearer <key>')"
-        if not hmac.compare_digest(token.encode(), self.require_key.encode()):
-            return "Invalid API key"
-        return None
+            problem = f"Missing {header_name} header (expected 'Bearer <key>')"
+        elif (token := bearer_token(authorization)) is None:
+            problem = f"Invalid {header_name} header (expected 'Bearer <key>')"
+        elif not hmac.compare_digest(token.encode(), self.require_key.encode()):
+            problem = "Invalid API key"
+        else:
+            return None
+        return (
+            f"{problem}: the Helicone key ({header_name}) was rejected by the gateway, which was started "
+            "with --require-key. Pass that key as wrap(api_key=...) / HeliconeAPI(api_key=...) or "
+            "HELICONE_API_KEY; it is not the OpenAI key."
+        )

@@ -62,10 +62,10 @@ def test_database_is_wal_and_versioned(tmp_path: Path) -> None:
         openai.OpenAI(base_url=gateway.url + "/v1", api_key="k") as sdk,
     ):
         request_id = chat(sdk)
-        assert gateway.store.schema_version == len(MIGRATIONS) == 2
+        assert gateway.store.schema_version == len(MIGRATIONS)
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     with GatewayServer(db=str(db)) as again:
         assert again.store.get_request(request_id) is not None
 
@@ -297,3 +297,29 @@ def test_port_in_use_fails_cleanly(gw: GatewayServer) -> None:
     """Starting on a port that is taken raises OSError and leaks nothing."""
     with pytest.raises(OSError):
         GatewayServer(port=gw.port).start()
+
+
+def test_version_1_log_migrates_to_float_milliseconds(tmp_path: Path) -> None:
+    """A log written with whole-millisecond columns keeps its rows and stores sub-millisecond values after."""
+    db = tmp_path / "old.db"
+    with closing(sqlite3.connect(db)) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO requests (request_id, created_at, logged_at, path, method, status, provider, "
+                     "latency_ms, ttft_ms) VALUES ('old', 1, 1, '/v1/chat/completions', 'POST', 200, 'OPENAI', 12, 3)")
+        conn.commit()
+    with GatewayServer(db=str(db), offline_ttft=0.0123) as gw:
+        with openai.OpenAI(base_url=gw.url + "/v1", api_key="sk-x") as sdk:
+            stream = sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
+                                                 stream=True)
+            for _ in stream:
+                pass
+        gw.store.flush(5)
+        old = gw.store.get_request("old")
+        assert old is not None and old["delay_ms"] == 12 and old["time_to_first_token"] == 3
+    with closing(sqlite3.connect(db)) as conn:
+        types = {row[1]: row[2] for row in conn.execute("PRAGMA table_info(requests)")}
+        ttft = conn.execute("SELECT ttft_ms FROM requests WHERE request_id != 'old'").fetchone()[0]
+    assert types["latency_ms"] == "REAL" and types["ttft_ms"] == "REAL"
+    assert isinstance(ttft, float) and ttft >= 12.3 and ttft != int(ttft)

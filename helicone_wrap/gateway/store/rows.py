@@ -53,8 +53,8 @@ class LogRow:
     model: str | None = None
     provider: str = "OPENAI"
     target_url: str | None = None
-    latency_ms: int = 0
-    ttft_ms: int | None = None
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0

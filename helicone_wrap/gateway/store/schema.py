@@ -48,6 +48,18 @@ MIGRATIONS: list[tuple[str, ...]] = [
         """,
     ),
     CACHE_MIGRATION,
+    # Latency and time to first token as float milliseconds (sub-millisecond precision). The
+    # columns are renamed, re-added as REAL and copied, so columns added by other migrations stay.
+    (
+        "ALTER TABLE requests RENAME COLUMN latency_ms TO latency_ms_whole",
+        "ALTER TABLE requests ADD COLUMN latency_ms REAL NOT NULL DEFAULT 0",
+        "UPDATE requests SET latency_ms = latency_ms_whole",
+        "ALTER TABLE requests DROP COLUMN latency_ms_whole",
+        "ALTER TABLE requests RENAME COLUMN ttft_ms TO ttft_ms_whole",
+        "ALTER TABLE requests ADD COLUMN ttft_ms REAL",
+        "UPDATE requests SET ttft_ms = ttft_ms_whole",
+        "ALTER TABLE requests DROP COLUMN ttft_ms_whole",
+    ),
 ]
 
 
