@@ -54,6 +54,8 @@ class _State:
     options: dict[str, Any] = field(repr=False)
     #: Async logging mode (``wrap(mode="async")``): the log state; ``None`` in proxy mode.
     log: Any = None
+    #: ``wrap(fallback="direct")``: the :class:`~helicone_wrap._fallback.Fallback`; ``None`` otherwise.
+    fallback: Any = None
 
     def __repr__(self) -> str:  # the key never shows
         return f"<helicone_wrap state base_url={self.route.base_url!r} api_url={self.target.api_url!r}>"
@@ -101,6 +103,14 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
     static = _static_headers(route, options.get("properties"), options.get("user_id"), options.get("headers"))
     wire_static = _headers.wire_form(static)
     gateway_url = http.URL(route.base_url)
+    fallback = None
+    if options.get("fallback"):  # -- fallback="direct" (helicone_wrap._fallback) --
+        from . import _fallback
+
+        fallback = _fallback.build(
+            route=route, original_base_url=original_base_url, api_key=api_key, gateway=gateway, target=target,
+            original_azure_endpoint=getattr(client, "_azure_endpoint", None),
+        )
     return _State(
         route=route,
         original_base_url=original_base_url,
@@ -112,6 +122,7 @@ def _build_state(client: Any, *, route_from: str, options: dict[str, Any], origi
         gateway_host=gateway_url.host,
         gateway_port=gateway_url.port,
         options=options,
+        fallback=fallback,
     )
 
 
@@ -188,6 +199,8 @@ def _with_post_parser(kwargs: dict[str, Any], state: _State) -> bool:
         response = kwargs["response"]
         # The gateway's id wins: Helicone replaces a request id that is not a uuid.
         request_id = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
+        if not request_id and state.fallback is not None:  # sent straight to the provider
+            request_id = response.request.extensions.get(_FALLBACK_ID_EXT)
         if not request_id:
             return False
         options = kwargs["options"]
@@ -225,6 +238,7 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # openai's RAW_RESPONSE_HEADE
 
 def _build_hook(client: Any, state: _State) -> Any:
     build = client._build_request
+    fallback = state.fallback
 
     def _build_request(*args: Any, **kwargs: Any) -> Any:
         request = build(*args, **kwargs)
@@ -234,7 +248,16 @@ def _build_hook(client: Any, state: _State) -> Any:
             _guard.internal_error("build-request", exc)
         return request
 
-    return _build_request
+    def _build_marked(*args: Any, **kwargs: Any) -> Any:  # fallback="direct": the send hook's mark
+        request = _build_request(*args, **kwargs)
+        request.extensions[_FALLBACK_EXT] = fallback
+        return request
+
+    return _build_request if fallback is None else _build_marked
+
+
+_FALLBACK_EXT = "helicone_wrap.fallback"  # == _fallback.EXT (not imported: proxy mode without it stays lean)
+_FALLBACK_ID_EXT = "helicone_wrap.fallback_id"  # == _fallback.ID_EXT
 
 
 def _sync_process_hook(client: Any, state: _State) -> Any:
@@ -302,6 +325,10 @@ def _install(client: Any, state: _State) -> None:
             client._azure_endpoint = http.URL(state.route.azure_endpoint)
         client.__dict__["_build_request"] = _build_hook(client, state)
         client.__dict__["_process_response"] = process_hook(client, state)
+        if state.fallback is not None:
+            from . import _fallback
+
+            _fallback.install(client, state.fallback)
     copy_hook = _copy_hook(state)
     wrapt.wrap_function_wrapper(client, "copy", copy_hook)
     wrapt.wrap_function_wrapper(client, "with_options", copy_hook)
@@ -318,6 +345,7 @@ def wrap(
     user_id: str | None = None,
     headers: Mapping[str, str] | None = None,
     mode: str = "proxy",
+    fallback: str | None = None,
 ) -> ClientT:
     """Route ``client`` through a Helicone gateway; returns the same object, same type.
 
@@ -335,6 +363,9 @@ def wrap(
     - ``mode``: ``"proxy"`` (default) sends calls through the gateway; ``"async"`` sends them
       straight to the client's own ``base_url`` and logs each one to Helicone afterwards, in the
       background (``base_url`` is then the log host; cache, retries and rate limits need the proxy).
+    - ``fallback``: ``"direct"`` (proxy mode) sends an attempt straight to the provider, logged as in
+      async mode, when the gateway cannot be reached at all (refused, DNS, TLS, connect timeout);
+      never after the request went out. ``None`` (default): such calls fail as openai's own error.
 
     Wrapping twice is one wrap; ``copy()``/``with_options()`` clients stay wrapped; other
     clients are untouched. Raises :class:`HeliconeConfigError` when no key is set for a
@@ -353,6 +384,10 @@ def wrap(
         from ._asynclog import check_mode
 
         check_mode(mode)
+    if fallback is not None:
+        from ._fallback import check_fallback
+
+        check_fallback(fallback, mode)
     options = {
         "api_key": api_key,
         "base_url": base_url,
@@ -361,6 +396,7 @@ def wrap(
         "user_id": user_id,
         "headers": dict(headers) if headers else None,
         "mode": mode,
+        "fallback": fallback,
     }
     original = client.base_url
     _install(client, _build_state(client, route_from=str(original), options=options, original_base_url=original))
