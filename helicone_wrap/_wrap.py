@@ -199,8 +199,8 @@ def _with_post_parser(kwargs: dict[str, Any], state: _State) -> bool:
         response = kwargs["response"]
         # The gateway's id wins: Helicone replaces a request id that is not a uuid.
         request_id = _headers.find_header(response.headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
-        if not request_id and state.fallback is not None:  # sent straight to the provider
-            request_id = response.request.extensions.get(_FALLBACK_ID_EXT)
+        if state.fallback is not None:  # sent straight to the provider: its record's id (whatever it answered)
+            request_id = response.request.extensions.get(_FALLBACK_ID_EXT) or request_id
         if not request_id:
             return False
         options = kwargs["options"]
