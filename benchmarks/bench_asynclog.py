@@ -133,7 +133,7 @@ def main() -> None:
         raw = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-x", max_retries=0)
         wrapped = helicone_wrap.wrap(openai.OpenAI(base_url=server.url + "/v1", api_key="sk-x", max_retries=0),
                                      mode="async", base_url=server.url, api_key="sk-helicone-bench")
-        result: dict[str, Any] = {"benchmark": "asynclog", "openai": openai.__version__, **vars(args)}
+        result: dict[str, Any] = {"bench": "asynclog", "status": "ok", "openai": openai.__version__, **vars(args)}
         for stream in (False, True):
             calls = args.calls if not stream else max(1, args.calls // 20)
             _segment(raw, 50, stream), _segment(wrapped, 50, stream)  # warm up

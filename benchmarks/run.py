@@ -34,8 +34,9 @@ FULL = {
     "delivery": ["--rounds", "6", "--ops", "3000", "--budget-s", "45"],
     "gateway": ["--requests", "2000", "--seconds", "8", "--latency-budget-s", "30"],
     "soak": ["--budget-s", "150"],
+    "asynclog": ["--calls", "2000", "--rounds", "5", "--chunks", "200", "--rss-calls", "20000"],
 }
-ALL = ("overhead", "streaming", "profile", "peers", "memory", "delivery", "gateway", "soak")
+ALL = ("overhead", "streaming", "profile", "peers", "memory", "delivery", "gateway", "soak", "asynclog")
 #: Run on one openai major only (the newest, see scripts/bench) to keep the whole run bounded:
 #: the profile is a diagnostic, the 100k-call memory run takes ~3 min, and delivery/gateway/soak
 #: measure the background worker and the gateway rather than the wrapped call.
@@ -50,6 +51,8 @@ QUICK = {
     "delivery": ["--rounds", "3", "--ops", "1000", "--budget-s", "20"],
     "gateway": ["--requests", "500", "--seconds", "3", "--latency-budget-s", "10"],
     "soak": ["--budget-s", "45"],
+    "asynclog": ["--calls", "500", "--rounds", "3", "--chunks", "50", "--rss-calls", "2000", "--pending-records", "500",
+                 "--fallback-calls", "300"],
 }
 
 
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
                                 "reason": status})
                 continue
             steps.append((f"peer:{peer}", ["bench_overhead.py", "--mode", f"peer:{peer}", *knobs["peer"]], 240))
+    if "asynclog" in only:
+        steps.append(("asynclog", ["bench_asynclog.py", *knobs["asynclog"]], 420))
     if "memory" in only:
         steps.append(("memory", ["bench_memory.py", *knobs["memory"]], 420))
     for name, script, timeout in (("delivery", "bench_delivery.py", 240), ("gateway", "bench_gateway.py", 180),
