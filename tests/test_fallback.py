@@ -313,3 +313,23 @@ async def test_gateway_stopped_mid_run_every_call_succeeds_and_is_logged_once_it
             assert row.properties["app"] == "docs"
             assert row.properties["Helicone-Session-Id"] == "a7b3f0aa-3f1c-4c4e-9a55-3ad7f3f6a0f1"
             assert row.properties["Helicone-Session-Path"] == "/turn"
+
+
+async def test_azure_and_derived_clients_fall_back_to_their_own_endpoints(driver: Driver, echo: EchoServer) -> None:
+    gateway = f"http://127.0.0.1:{closed_port()}"
+    azure = helicone_wrap.wrap(driver.client(echo.url, azure=True, azure_deployment="prod-4o"), base_url=gateway,
+                               api_key=KEY, fallback="direct")
+    since = len(echo.seen)
+    result = await driver.call(azure.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+    models = await driver.call(azure.models.list)
+    derived = azure.with_options(timeout=30.0)
+    again = await driver.call(derived.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+    assert result.choices[0].message.content == again.choices[0].message.content == "Hello there"
+    assert [m.id for m in models.data] == ["gpt-4o-mini", "gpt-4o"]
+    paths = [s.path.split("?")[0] for s in echo.seen[since:]]
+    assert paths == ["/openai/deployments/prod-4o/chat/completions", "/openai/models",
+                     "/openai/deployments/prod-4o/chat/completions"]
+    for seen in echo.seen[since:]:
+        assert not [k for k in seen.headers if k.startswith("helicone")], seen.headers
+    assert helicone_wrap.delivery_stats().fallbacks == 3
+    assert len({result.helicone_id, models.helicone_id, again.helicone_id}) == 3
