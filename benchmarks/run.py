@@ -36,9 +36,10 @@ FULL = {
     "gateway_features": ["--requests", "600"],
     "soak": ["--budget-s", "150"],
     "pending": ["--ops", "20000"],
+    "asynclog": ["--calls", "2000", "--rounds", "5", "--chunks", "200", "--rss-calls", "20000"],
 }
 ALL = ("overhead", "streaming", "profile", "peers", "memory", "delivery", "gateway", "gateway_features", "soak",
-       "pending")
+       "pending", "asynclog")
 #: Run on one openai major only (the newest, see scripts/bench) to keep the whole run bounded:
 #: the profile is a diagnostic, the 100k-call memory run takes ~3 min, and delivery/gateway/soak
 #: measure the background worker and the gateway rather than the wrapped call.
@@ -55,6 +56,8 @@ QUICK = {
     "gateway_features": ["--requests", "200"],
     "soak": ["--budget-s", "45"],
     "pending": ["--ops", "5000"],
+    "asynclog": ["--calls", "500", "--rounds", "3", "--chunks", "50", "--rss-calls", "2000", "--pending-records", "500",
+                 "--fallback-calls", "300"],
 }
 
 
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
                                 "reason": status})
                 continue
             steps.append((f"peer:{peer}", ["bench_overhead.py", "--mode", f"peer:{peer}", *knobs["peer"]], 240))
+    if "asynclog" in only:
+        steps.append(("asynclog", ["bench_asynclog.py", *knobs["asynclog"]], 420))
     if "memory" in only:
         steps.append(("memory", ["bench_memory.py", *knobs["memory"]], 420))
     for name, script, timeout in (("delivery", "bench_delivery.py", 240), ("gateway", "bench_gateway.py", 180),

@@ -69,6 +69,8 @@ class _State:
     log: Any = None
     #: ``Helicone-`` normally; a hyphen when the client's own feature headers carry ``Cache-Control``.
     probe: bytes = _headers.HELICONE_LOWER
+    #: ``wrap(fallback="direct")``: the :class:`~helicone_wrap._fallback.Fallback`; ``None`` otherwise.
+    fallback: Any = None
 
     def __repr__(self) -> str:  # the key never shows
         return f"<helicone_wrap state base_url={self.route.base_url!r} api_url={self.target.api_url!r}>"
@@ -127,6 +129,14 @@ def _build_state(client: Any, *, options: dict[str, Any], original_base_url: Any
     wire_static = _headers.wire_form(static)
     static_names = frozenset(lower for _name, lower, _value in wire_static)
     gateway_url = http.URL(route.base_url)
+    fallback = None
+    if options.get("fallback"):  # -- fallback="direct" (helicone_wrap._fallback) --
+        from . import _fallback
+
+        fallback = _fallback.build(
+            route=route, original_base_url=original_base_url, api_key=api_key, gateway=gateway, target=target,
+            original_azure_endpoint=getattr(client, "_azure_endpoint", None),
+        )
     return _State(
         route=route,
         original_base_url=original_base_url,
@@ -142,6 +152,7 @@ def _build_state(client: Any, *, options: dict[str, Any], original_base_url: Any
         gateway_origin=_origin(gateway_url),
         options=options,
         probe=_headers.probe_for(static_names),
+        fallback=fallback,
     )
 
 
@@ -246,6 +257,8 @@ def _with_post_parser(kwargs: dict[str, Any], state: _State) -> bool:
         headers = response.headers  # kept on the result, for helicone_meta() to read if asked
         # The gateway's id wins: Helicone replaces a request id that is not a uuid.
         request_id = _headers.find_header(headers, _headers.RESPONSE_ID_LOWER) or sent_id(response.request)
+        if state.fallback is not None:  # sent straight to the provider: its record's id (whatever it answered)
+            request_id = response.request.extensions.get(_FALLBACK_ID_EXT) or request_id
         if not request_id:
             return False
         options = kwargs["options"]
@@ -283,27 +296,38 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # openai's RAW_RESPONSE_HEADE
 
 def _build_hook(client: Any, state: _State) -> Any:
     build = client._build_request
-    if state.probe is not _HELICONE_LOWER:  # the client's own headers carry Cache-Control
+    fallback = state.fallback
+    probe = state.probe
+    if probe is not _HELICONE_LOWER:  # the client's own headers carry Cache-Control
 
-        def _build_request_probing(*args: Any, **kwargs: Any) -> Any:
+        def _build_request(*args: Any, **kwargs: Any) -> Any:
             request = build(*args, **kwargs)
             try:
-                _with_headers(request, state, state.probe)
+                _with_headers(request, state, probe)
             except Exception as exc:
                 _guard.internal_error("build-request", exc)
             return request
 
-        return _build_request_probing
+    else:
 
-    def _build_request(*args: Any, **kwargs: Any) -> Any:
-        request = build(*args, **kwargs)
-        try:
-            _with_headers(request, state)
-        except Exception as exc:
-            _guard.internal_error("build-request", exc)
+        def _build_request(*args: Any, **kwargs: Any) -> Any:
+            request = build(*args, **kwargs)
+            try:
+                _with_headers(request, state)
+            except Exception as exc:
+                _guard.internal_error("build-request", exc)
+            return request
+
+    def _build_marked(*args: Any, **kwargs: Any) -> Any:  # fallback="direct": the send hook's mark
+        request = _build_request(*args, **kwargs)
+        request.extensions[_FALLBACK_EXT] = fallback
         return request
 
-    return _build_request
+    return _build_request if fallback is None else _build_marked
+
+
+_FALLBACK_EXT = "helicone_wrap.fallback"  # == _fallback.EXT (not imported: proxy mode without it stays lean)
+_FALLBACK_ID_EXT = "helicone_wrap.fallback_id"  # == _fallback.ID_EXT
 
 
 def _sync_process_hook(client: Any, state: _State) -> Any:
@@ -414,6 +438,10 @@ def _install_proxy(client: Any, state: _State) -> None:
     client.__dict__["_build_request"] = _build_hook(client, state)
     client.__dict__["_process_response"] = process_hook(client, state)
     client.__dict__["request"] = request_hook(client, state.gateway_origin)
+    if state.fallback is not None:
+        from . import _fallback
+
+        _fallback.install(client, state.fallback)
 
 
 _FLAGS_ATTR = "_helicone_wrap_url_flags"
@@ -429,6 +457,7 @@ def wrap(
     user_id: str | None = None,
     headers: Mapping[str, str] | None = None,
     mode: str = "proxy",
+    fallback: str | None = None,
 ) -> ClientT:
     """Route ``client`` through a Helicone gateway; returns the same object, same type.
 
@@ -445,6 +474,9 @@ def wrap(
     - ``mode``: ``"proxy"`` (default) sends calls through the gateway; ``"async"`` sends them
       straight to the client's own ``base_url`` and logs each one to Helicone afterwards, in the
       background (``base_url`` is then the log host; cache, retries and rate limits need the proxy).
+    - ``fallback``: ``"direct"`` (proxy mode) sends an attempt straight to the provider, logged as in
+      async mode, when the gateway cannot be reached at all (refused, DNS, TLS, connect timeout);
+      never after the request went out. ``None`` (default): such calls fail as openai's own error.
     - ``*features``: feature blocks for every call of this client, e.g. ``wrap(OpenAI(), cache(),
       retries(attempts=3))``; a context block of the same kind wins (``with cache(False):``).
     - ``headers``: any other Helicone header, e.g. ``{"Helicone-Stream-Usage": "true"}``.
@@ -468,6 +500,10 @@ def wrap(
         from ._asynclog import check_mode
 
         check_mode(mode)
+    if fallback is not None:
+        from ._fallback import check_fallback
+
+        check_fallback(fallback, mode)
     options = {
         "features": blocks,
         "api_key": api_key,
@@ -477,6 +513,7 @@ def wrap(
         "user_id": user_id,
         "headers": dict(headers) if headers else None,
         "mode": mode,
+        "fallback": fallback,
     }
     original = client.base_url
     _install(client, _build_state(client, options=options, original_base_url=original,

@@ -219,3 +219,21 @@ def test_proxy_only_features_are_refused_in_async_mode(echo: EchoServer) -> None
         helicone_wrap.wrap(openai.OpenAI(base_url=echo.url, api_key="x"), mode="asynchronous")  # type: ignore[arg-type]
     with pytest.raises(HeliconeConfigError, match="No Helicone API key"):
         helicone_wrap.wrap(openai.OpenAI(base_url=echo.url, api_key="x"), mode="async")
+
+
+@pytest.mark.parametrize("request_text, response_text, status", [
+    ('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"héllo \\u2603"}]}', '{"id":"x","n":[1,2]}\n', 200),
+    ('{"model":"m","stream":true}', 'data: {"a":1}\n\ndata: [DONE]\n\n', 200),
+    (None, "ConnectError: refused", -1),
+    ('{"model":"m"}', None, 500),
+    ('--multipart--', '[1, 2]', 200),
+    ('{"model":"m"}', '{"cut": "sho', -3),
+])
+def test_the_spliced_record_is_the_parsed_record(request_text: str | None, response_text: str | None,
+                                                 status: int) -> None:
+    from helicone_wrap._asynclog import record
+
+    body = {"headers": {"Helicone-Request-Id": "a7b3f0aa-3f1c-4c4e-9a55-3ad7f3f6a001"}, "url": "http://p/v1/x",
+            "request": request_text, "status": status, "response_headers": {"content-type": "application/json"},
+            "response": response_text, "start": 1700000000.25, "end": 1700000001.5, "ttft": 12.4}
+    assert json.loads(record.log_record_bytes(body)) == record.log_record(body)

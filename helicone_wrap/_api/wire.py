@@ -167,7 +167,7 @@ def build_write(kind: str, request_id: str, body: Any) -> ApiRequest:
     if kind == KIND_LOG:
         from .._asynclog import record
 
-        return ApiRequest("POST", record.LOG_PATH, record.log_record(body))
+        return ApiRequest("POST", record.LOG_PATH, record.log_record_bytes(body))  # bytes: sent as they are
     raise ValueError(f"unknown operation kind {kind!r}")
 
 

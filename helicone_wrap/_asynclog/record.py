@@ -115,6 +115,45 @@ def log_record(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _spliceable(text: str | None) -> str | None:
+    """``text`` when it can go into the record as JSON as it is: an object, as a client or provider wrote it."""
+    if not text:
+        return None
+    if text[0] != "{" or text[-1] != "}":
+        text = text.strip()
+        if not text or text[0] != "{" or text[-1] != "}":
+            return None
+    return text
+
+
+def log_record_bytes(body: Mapping[str, Any]) -> bytes:
+    """:func:`log_record`, serialized, without parsing the bodies: they are JSON text already.
+
+    A request or response body that is a JSON object (it starts with ``{`` and ends with ``}``)
+    is spliced into the record as it is, instead of being parsed and serialized again (the
+    sender's largest CPU cost after the POST itself); anything else goes as ``textBody``, as in
+    :func:`log_record`. Usage: ``json.loads(log_record_bytes(pending(...)))``
+    """
+    dumps = json.dumps
+    request_json = _spliceable(body.get("request")) or "{}"
+    response_text = body.get("response")
+    response_json = _spliceable(response_text)
+    timing: dict[str, Any] = {"startTime": _clock(body["start"]), "endTime": _clock(body["end"])}
+    if body.get("ttft") is not None:
+        timing["timeToFirstToken"] = int(round(body["ttft"]))
+    parts = [
+        '{"providerRequest":{"url":', dumps(body.get("url") or ""), ',"json":', request_json,
+        ',"meta":{}},"providerResponse":{"headers":', dumps(dict(body.get("response_headers") or {})),
+        ',"status":', dumps(body["status"]),
+    ]  # fmt: skip
+    if response_json is not None:
+        parts += [',"json":', response_json]
+    else:
+        parts += [',"json":{},"textBody":', dumps(response_text or "")]
+    parts += ['},"timing":', dumps(timing), "}"]
+    return "".join(parts).encode("utf-8", "replace")
+
+
 def log_headers(base: Mapping[str, str], api_key: str | None, body: Mapping[str, Any]) -> dict[str, str]:
     """The log POST's headers: ``base`` without the REST ``Authorization``, ``Helicone-Auth``, the record's own.
 

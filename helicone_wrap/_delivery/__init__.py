@@ -120,6 +120,12 @@ def flush(timeout: float = 5.0) -> bool:
         return False
 
 
+def count_fallback() -> None:
+    """Count one ``fallback="direct"`` attempt in :func:`stats` (helicone_wrap._fallback)."""
+    with _worker.lock:
+        _worker.counts["fallbacks"] += 1
+
+
 def stats() -> DeliveryStats:
     """Delivery counters of this process. Usage: ``helicone_wrap.delivery_stats().pending``"""
     return _worker.stats()

@@ -32,7 +32,9 @@ class DeliveryStats:
 
     ``queued`` operations accepted; ``delivered``; ``failed`` finally (not retried or out of
     window); ``retried`` attempts scheduled again; ``dropped`` (queue full, no outbox);
-    ``spilled`` to the outbox (queue full or exit); ``replayed`` from the outbox; ``pending`` now.
+    ``spilled`` to the outbox (queue full or exit); ``replayed`` from the outbox; ``pending`` now;
+    ``fallbacks``: proxied attempts sent straight to the provider because the gateway could not be
+    reached (``wrap(fallback="direct")``; each one's log record is counted as an operation too).
     Usage: ``helicone_wrap.delivery_stats().delivered``
     """
 
@@ -44,6 +46,7 @@ class DeliveryStats:
     spilled: int = 0
     replayed: int = 0
     pending: int = 0
+    fallbacks: int = 0
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -114,7 +114,8 @@ class _WorkerState:
         self.transport: RestTransport | None = None
         self.headers: dict[tuple[str, str | None], dict[str, str]] = {}
         self.outbox: Outbox | None = None
-        self.counts = {"queued": 0, "delivered": 0, "failed": 0, "retried": 0, "dropped": 0, "spilled": 0, "replayed": 0}
+        self.counts = {"queued": 0, "delivered": 0, "failed": 0, "retried": 0, "dropped": 0, "spilled": 0, "replayed": 0,
+                       "fallbacks": 0}
 
     def stats(self) -> DeliveryStats:
         with self.lock:

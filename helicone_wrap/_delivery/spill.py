@@ -21,7 +21,7 @@ from .outbox import Outbox, OutboxRow
 from .queue import SPILLED, LastError, _Op, _WorkerState
 
 LEASE = 300.0  # how long a claim on outbox rows lasts without renewal (s)
-_KINDS = frozenset({_api.KIND_PROPERTY, _api.KIND_FEEDBACK, _api.KIND_SCORE})
+_KINDS = frozenset({_api.KIND_PROPERTY, _api.KIND_FEEDBACK, _api.KIND_SCORE, _api.KIND_LOG})  # KIND_LOG: async mode
 
 
 class _OutboxSide(_WorkerState):

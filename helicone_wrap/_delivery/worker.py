@@ -33,6 +33,7 @@ IDLE_TICK = 2.0  # ... and while there is none
 RENEW_EVERY = 60.0
 REPLAY_EVERY = 30.0
 REPLAY_BATCH = 1000
+LOG_BATCH = 64  # log records queued before submit() wakes a sender itself
 _BASE_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": _api.USER_AGENT}
 
 _OK_BODY = b'{"data":null,"error":null}'  # Helicone's usual success answer: nothing to parse
@@ -98,7 +99,10 @@ class _Worker(_OutboxSide):
         if victims:
             self._drop(victims)
         self.ready.extend(queued)
-        self.ready_event.set()
+        # Async-mode log records (one per call) don't wake a sender each: the scheduler's next tick
+        # (<= TICK s) or any other operation does, so a burst of calls costs a few wake-ups, not one each.
+        if kind != _api.KIND_LOG or len(self.ready) >= LOG_BATCH:
+            self.ready_event.set()
         return handle
 
     def _submit_while_closing(self, ops: list[_Op]) -> None:
@@ -169,6 +173,7 @@ class _Worker(_OutboxSide):
                 ready = [op for op in due if op.state == QUEUED]
                 if ready:
                     self.ready.extend(ready)
+                if self.ready:  # (also the log records submit() left for this tick)
                     self.ready_event.set()
                 if self._flag("stopping"):
                     break
@@ -239,7 +244,8 @@ class _Worker(_OutboxSide):
         try:
             assert self.transport is not None
             status, content, answer_headers = self.transport.send(
-                request.method, op.api_url, request.path, json.dumps(request.body).encode(), headers
+                request.method, op.api_url, request.path,
+                request.body if type(request.body) is bytes else json.dumps(request.body).encode(), headers,
             )
             body = None if content == _OK_BODY else _api.decode_body(content)
         except http.TransportError as exc:
@@ -357,8 +363,10 @@ class _Worker(_OutboxSide):
         leftovers = self.settings.outbox is not None and path is not None and path.exists()
         if not self.started and not self.unfinished and not self.spills and not leftovers:
             return True
-        if not self.closing and self.ensure_started() and not own_only:
-            self.replay_done.wait(max(0.0, deadline - time.monotonic()))
+        if not self.closing and self.ensure_started():
+            self.ready_event.set()  # log records waiting for the scheduler's tick go now
+            if not own_only:
+                self.replay_done.wait(max(0.0, deadline - time.monotonic()))
         with self.lock:
             target = self.next_seq
             self.flush_waiters += 1
