@@ -4,6 +4,7 @@ does; helicone_meta() reads what the gateway answered and the REST API reads the
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -323,3 +324,32 @@ async def test_omit_keeps_both_bodies_off_the_disk(driver: Driver, tmp_path: Pat
     on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("gateway.db"))
     assert control.encode() in on_disk
     assert secret.encode() not in on_disk
+
+
+# ------------------------------------------------------------------------------ the README
+
+
+def _readme_example() -> tuple[str, str]:
+    """The first python block of README's "Caching and rate limits" and the output shown after it."""
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Caching and rate limits"):]
+    code = section[section.index("```python\n") + 10:]
+    code = code[: code.index("```")]
+    shown = section[section.index("```text\n") + 8:]
+    return code, shown[: shown.index("```")]
+
+
+def _normalized(output: str) -> list[str]:
+    output = re.sub(r"id='[^']*'", "id=…", output)
+    return re.sub(r"cache_latency_ms=\d+", "cache_latency_ms=N", output).strip().splitlines()
+
+
+def test_the_readme_example_prints_what_the_readme_shows(
+    own_gw: GatewayServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, shown = _readme_example()
+    monkeypatch.setenv("HELICONE_BASE_URL", own_gw.url)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out
+    assert _normalized(printed) == _normalized(shown)
+    assert len(set(re.findall(r"id='([^']*)'", printed))) == 4  # every call its own id, the hit too
