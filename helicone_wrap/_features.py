@@ -156,6 +156,13 @@ class cache(_Feature):
     - ``ignore_keys``: request-body keys left out of the cache key (sent JSON-quoted);
     - ``mode``: ``"read_write"`` (default), ``"read"`` (never save) or ``"save"`` (never read).
 
+    Helicone's cache key hashes the seed, the URL, the body (without ``ignore_keys``), every
+    ``Helicone-Cache-*`` header and the ``Helicone-Auth`` and ``Authorization`` keys. So ``mode``,
+    ``bucket_size``, ``seed`` and ``ignore_keys`` each give a separate cache (``max_age`` does not:
+    ``Cache-Control`` is not in the key), and ``mode="read"`` never hits what ``mode="save"`` or
+    the default mode saved: against Helicone as it is, a read-only call always misses. Save and
+    read with the same settings. A hit is answered before the rate limiter: it is not counted.
+
     Usage::
 
         with cache(max_age=timedelta(hours=1), ignore_keys=["user"]):

@@ -62,7 +62,8 @@ def helicone_meta(result: object) -> HeliconeMeta | None:
 
     Works on every result shape of a wrapped client: parsed results, streams (as soon as the
     response headers have arrived, before any chunk is read), ``with_raw_response`` responses
-    and what their ``.parse()`` returns, ``with_streaming_response`` responses and stream helpers.
+    and what their ``.parse()`` returns, ``with_streaming_response`` responses and stream helpers,
+    and openai's ``APIStatusError`` (a 429 from ``rate_limit()`` tells its ``rate_limit``).
     A result of an unwrapped client gives ``None``. A result that was pickled keeps its id only.
 
     Usage::

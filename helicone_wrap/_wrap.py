@@ -163,6 +163,7 @@ def _build_async_state(
     """Async mode (:mod:`helicone_wrap._asynclog`): the client keeps its base_url; no header is sent."""
     from . import _asynclog
 
+    _asynclog.check_features(options.get("features") or ())  # names the block: "cache() needs the proxy"
     target = register_target(Target(api_url, api_key))
     static = _static_headers(Route(route_from), options.get("properties"), options.get("user_id"), options.get("headers"),
                              options.get("features") or ())

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from .._config import Target, register_target
 from .._exceptions import HeliconeConfigError
 from . import record
-from .hooks import HOOKS, LogState, check_headers, install, require_proxy
+from .hooks import HOOKS, LogState, check_features, check_headers, install, require_proxy
 
-__all__ = ["HOOKS", "LogState", "build_log_state", "check_headers", "install", "require_proxy"]
+__all__ = ["HOOKS", "LogState", "build_log_state", "check_features", "check_headers", "install", "require_proxy"]
 
 MODES = ("proxy", "async")
 

@@ -12,7 +12,8 @@ In async mode the client keeps its own ``base_url`` and nothing is added to its 
 
 Features that only the proxy can provide (cache, retries, rate limits) raise
 :class:`HeliconeConfigError` instead of silently doing nothing: :func:`require_proxy` is the
-hook for feature blocks; ``wrap(headers=...)`` and context headers are checked here.
+hook; feature blocks (given to ``wrap()`` or entered as context blocks, :func:`check_features`),
+``wrap(headers=...)``, context headers and per-call ``extra_headers`` are checked here.
 """
 
 from __future__ import annotations
@@ -67,9 +68,28 @@ def check_headers(names: Iterable[str]) -> None:
             require_proxy(f"the {name} header", "async")
 
 
+def check_features(blocks: Iterable[Any]) -> None:
+    """Raise when a feature block that only the proxy applies is on (``cache()``, ``retries()``, ...).
+
+    A block switched off (``cache(False)``) sends nothing and passes. The error names the block,
+    as the user wrote it. Usage: ``check_features(ctx.features.values())``
+    """
+    for block in blocks:
+        if block.headers and any(name.lower().startswith(PROXY_ONLY_PREFIXES) for name in block.headers):
+            require_proxy(f"{block.kind}()", "async")
+
+
 def _check_context(ctx: HeliconeContext) -> None:
-    if ctx.wire:
+    if ctx.wire:  # feature blocks are part of the wire headers: nothing to check without them
+        check_features(ctx.features.values())
         check_headers(name.decode("ascii") for _raw, name, _value in ctx.wire)
+
+
+def _check_call_headers(options: Any) -> None:
+    """Per-call ``extra_headers`` asking for a proxy-only feature (async mode)."""
+    headers = getattr(options, "headers", None)
+    if type(headers) is dict and headers:
+        check_headers(headers)
 
 
 def _build_hook(client: Any, state: LogState) -> Any:
@@ -80,6 +100,7 @@ def _build_hook(client: Any, state: LogState) -> Any:
     def _build_request(*args: Any, **kwargs: Any) -> Any:
         ctx = current()
         _check_context(ctx)  # the user's misconfiguration: raised before anything is sent
+        _check_call_headers(args[0] if args else kwargs.get("options"))
         request = build(*args, **kwargs)
         try:
             request.extensions[capture.EXT] = capture.Call(state, take_id().decode("ascii"), ctx)

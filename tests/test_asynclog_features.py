@@ -1,0 +1,190 @@
+"""Async logging mode x feature blocks: what only the proxy can do is refused before anything is
+sent, and omit() drops the bodies before the record leaves the process. A real loopback provider
+(the echo server) and a real Helicone (our gateway) on both sides, sync and async clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import helicone_wrap
+from helicone_wrap import _delivery, cache, omit, rate_limit, retries, session
+from helicone_wrap._exceptions import HeliconeConfigError
+from helicone_wrap.gateway import GatewayServer
+from helicone_wrap.gateway.asynclog import AsyncLogEndpoint
+
+from .conftest import Driver
+from .echo_server import EchoServer
+
+KEY = "sk-helicone-local"
+MESSAGES = [{"role": "user", "content": "hello"}]
+
+PROXY_ONLY: dict[str, Callable[[], Any]] = {
+    "cache": cache,
+    "cache-read": lambda: cache(mode="read"),
+    "cache-save": lambda: cache(mode="save", max_age=60),
+    "retries": retries,
+    "rate_limit": lambda: rate_limit(2, window=60),
+}
+
+
+@pytest.fixture(scope="module")
+def helicone(echo: EchoServer) -> Iterator[GatewayServer]:
+    with GatewayServer(upstream=echo.url + "/v1") as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_delivery() -> Iterator[None]:
+    _delivery._reset_for_tests()
+    helicone_wrap.configure(outbox=None)
+    yield
+    _delivery._reset_for_tests()
+
+
+@pytest.fixture
+def records(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
+    """Every record the gateway's /oai/v1/log endpoint received, as it arrived, by request id."""
+    seen: dict[str, dict[str, Any]] = {}
+    original = AsyncLogEndpoint.row
+
+    def spy(self: AsyncLogEndpoint, record: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> Any:
+        sent = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in headers}
+        seen[sent["helicone-request-id"]] = json.loads(json.dumps(record))
+        return original(self, record, headers)
+
+    monkeypatch.setattr(AsyncLogEndpoint, "row", spy)
+    return seen
+
+
+def async_client(driver: Driver, echo: EchoServer, helicone: GatewayServer, *blocks: Any) -> Any:
+    return helicone_wrap.wrap(driver.client(echo.url + "/v1"), *blocks, mode="async", base_url=helicone.url,
+                              api_key=KEY)
+
+
+def logged_count(helicone: GatewayServer) -> int:
+    return helicone.store.count_requests()
+
+
+@pytest.mark.parametrize("name", list(PROXY_ONLY))
+async def test_proxy_only_blocks_are_refused_at_wrap(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer, name: str
+) -> None:
+    block = PROXY_ONLY[name]()
+    with pytest.raises(HeliconeConfigError, match=rf"^{block.kind}\(\) needs Helicone's proxy: in async mode"):
+        async_client(driver, echo, helicone, block)
+
+
+@pytest.mark.parametrize("name", list(PROXY_ONLY))
+async def test_proxy_only_context_blocks_raise_before_anything_is_sent(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer, name: str
+) -> None:
+    """Inside ``with``/``async with``/a decorated function, a call (plain or streamed) raises
+    HeliconeConfigError naming the block; the provider gets no request and Helicone no record."""
+    client = async_client(driver, echo, helicone)
+    sent, logged = len(echo.seen), logged_count(helicone)
+    block = PROXY_ONLY[name]()
+    pattern = rf"^{block.kind}\(\) needs Helicone's proxy"
+    with block, pytest.raises(HeliconeConfigError, match=pattern):
+        await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+    if driver.is_async:
+        async with PROXY_ONLY[name](), session("s"):
+            with pytest.raises(HeliconeConfigError, match=pattern):
+                await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+
+        @PROXY_ONLY[name]()
+        async def decorated() -> Any:
+            return await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+        with pytest.raises(HeliconeConfigError, match=pattern):
+            await decorated()
+    else:
+        with PROXY_ONLY[name](), session("s"), pytest.raises(HeliconeConfigError, match=pattern):
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+
+        @PROXY_ONLY[name]()
+        def decorated() -> Any:
+            return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+        with pytest.raises(HeliconeConfigError, match=pattern):
+            decorated()
+    assert helicone_wrap.flush(10)
+    assert len(echo.seen) == sent and logged_count(helicone) == logged
+
+
+async def test_proxy_only_extra_headers_raise_before_anything_is_sent(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer
+) -> None:
+    client = async_client(driver, echo, helicone)
+    sent = len(echo.seen)
+    for name in ("Helicone-Cache-Enabled", "helicone-retry-enabled", "Helicone-RateLimit-Policy"):
+        with pytest.raises(HeliconeConfigError, match=f"the {name} header needs Helicone's proxy"):
+            await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES,
+                              extra_headers={name: "true"})
+    assert len(echo.seen) == sent
+
+
+async def test_blocks_switched_off_or_not_proxy_only_are_fine_in_async_mode(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer
+) -> None:
+    client = async_client(driver, echo, helicone, cache(False), retries(False), omit())
+    with cache(), cache(False):  # the inner one switches the outer one off
+        result = await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+    assert result.choices[0].message.content == "Hello there"
+    seen = echo.seen[-1]
+    assert seen.path == "/v1/chat/completions" and not any(k.startswith("helicone") for k in seen.headers)
+
+
+@pytest.mark.parametrize("where", ["wrap", "context"])
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_omit_drops_both_bodies_before_the_record_leaves(
+    driver: Driver, echo: EchoServer, tmp_path: Path, records: dict[str, dict[str, Any]], where: str, stream: bool
+) -> None:
+    """omit(request=True, response=True) in async mode: the record that reaches the gateway's
+    /oai/v1/log carries neither body, the stored row has none, and nothing of them is on disk; the
+    caller still gets the whole answer and the call is still logged."""
+    secret = "s3cr3t-omitted-prompt"
+    asked = [{"role": "user", "content": secret}]
+    db = tmp_path / "helicone.db"
+    with GatewayServer(upstream=echo.url + "/v1", db=str(db)) as server:
+        blocks = (omit(request=True, response=True),) if where == "wrap" else ()
+        client = async_client(driver, echo, server, *blocks)
+        with omit(request=True, response=True) if where == "context" else session("s"):
+            result = await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=asked,
+                                       stream=stream)
+            if stream:
+                text = "".join(c.choices[0].delta.content or "" for c in await driver.consume(result) if c.choices)
+            else:
+                text = result.choices[0].message.content
+        assert text == "Hello there"
+        assert helicone_wrap.flush(10)
+        assert server.store.wait_for(result.helicone_id, 5) is not None
+        row = server.store.get_request(result.helicone_id, include_body=True)
+        assert row is not None and row["request_body"] is None and row["response_body"] is None
+        assert row["response_status"] == 200
+    record = records[result.helicone_id]
+    assert record["providerRequest"]["json"] == {}
+    assert record["providerResponse"]["json"] == {} and not record["providerResponse"].get("textBody")
+    wire = json.dumps(record)
+    assert secret not in wire and "Hello" not in wire
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("helicone.db"))
+    assert secret.encode() not in on_disk and b"Hello there" not in on_disk
+
+
+async def test_omit_request_only_keeps_the_response(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer, records: dict[str, dict[str, Any]]
+) -> None:
+    client = async_client(driver, echo, helicone)
+    with omit(request=True):
+        result = await driver.call(client.chat.completions.create, model="gpt-4o-mini",
+                                   messages=[{"role": "user", "content": "private question"}])
+    assert helicone_wrap.flush(10)
+    assert helicone.store.wait_for(result.helicone_id, 5) is not None
+    row = helicone.store.get_request(result.helicone_id, include_body=True)
+    assert row is not None and row["request_body"] is None and "Hello there" in json.dumps(row["response_body"])
+    wire = json.dumps(records[result.helicone_id])
+    assert "private question" not in wire and "Hello there" in wire
