@@ -16,7 +16,8 @@ region, a new ``base_url``); only a copy that merely inherited the parent's gate
 the parent's route. ``request`` is wrapped to name the gateway on openai's connection errors
 (see ``_unreachable``), and the HTTP client drops Helicone headers on cross-origin redirects
 (see ``_redirects``). ``base_url`` (and an Azure client's ``_azure_endpoint``) are the only
-other attributes changed, and ``unwrap`` puts them back.
+other attributes changed (for openai's module-level client, possibly the ``openai.base_url``
+setting it reads), and ``unwrap`` puts them back.
 """
 
 from __future__ import annotations
@@ -410,6 +411,56 @@ def _set_base_url(client: Any, url: Any, flags: dict[str, Any]) -> None:
     client.__dict__.update(flags)
 
 
+def _module_url_setter(client: Any) -> Any:
+    """For openai's module-level client (``openai.chat...``), the ``base_url`` setter it hides.
+
+    Its own setter (``super().base_url = url``) always raises ``AttributeError``, so the next
+    setter along its class's MRO is used instead. ``None`` for any other client.
+    """
+    module_cls = getattr(openai, "_ModuleClient", None)
+    if module_cls is None or not isinstance(client, module_cls):
+        return None
+    mro = type(client).__mro__
+    for cls in mro[mro.index(module_cls) + 1:]:
+        prop = cls.__dict__.get("base_url")
+        if isinstance(prop, property) and prop.fset is not None:
+            return prop.fset
+    return None  # pragma: no cover - every openai major has BaseClient's setter
+
+
+def _point_module_client(client: Any, setter: Any, url: str, flags: dict[str, Any]) -> None:
+    """Route openai's module client: its URL is written where it reads it from, and remembered.
+
+    The module client returns ``openai.base_url`` when that module setting is set, on every
+    call; otherwise its own URL. ``unwrap`` puts back whichever was changed. Nothing is written
+    when the route leaves the URL as it is (a gateway that is the client's own upstream).
+    """
+    if url.rstrip("/") == str(client.base_url).rstrip("/"):  # (the module setting may lack openai's slash)
+        return
+    if getattr(openai, "base_url", None) is not None:
+        client.__dict__[_MODULE_URL_ATTR] = ("module", openai.base_url)
+        openai.base_url = url
+    else:
+        client.__dict__[_MODULE_URL_ATTR] = ("client", client.base_url)
+        setter(client, url)
+    client.__dict__.update(flags)
+
+
+def _unpoint_module_client(client: Any, setter: Any, flags: dict[str, Any]) -> None:
+    saved = client.__dict__.pop(_MODULE_URL_ATTR, None)
+    if saved is None:
+        return
+    where, value = saved
+    if where == "module":
+        openai.base_url = value
+    else:
+        setter(client, value)
+    client.__dict__.update(flags)
+
+
+_MODULE_URL_ATTR = "_helicone_wrap_module_url"
+
+
 def _install(client: Any, state: _State) -> None:
     if state.log is not None:  # async mode: its own hooks, the client's base_url untouched
         from . import _asynclog
@@ -430,7 +481,11 @@ def _install_proxy(client: Any, state: _State) -> None:
     flags = {name: client.__dict__[name] for name in _URL_FLAGS if name in client.__dict__}
     client.__dict__[_FLAGS_ATTR] = flags
     if not state.keep_base_url:
-        _set_base_url(client, state.route.base_url, flags)
+        module_setter = _module_url_setter(client)
+        if module_setter is not None:
+            _point_module_client(client, module_setter, state.route.base_url, flags)
+        else:
+            _set_base_url(client, state.route.base_url, flags)
         if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
             from ._http import http
 
@@ -483,7 +538,9 @@ def wrap(
     - ``headers``: any other Helicone header, e.g. ``{"Helicone-Stream-Usage": "true"}``.
 
     Wrapping twice is one wrap; ``copy()``/``with_options()`` clients stay wrapped; other
-    clients are untouched. Raises :class:`HeliconeConfigError` for a positional argument that is
+    clients are untouched. openai's module-level client (the one behind ``openai.chat...``,
+    ``wrap(openai._load_client())``) is routed too: its URL is changed where it reads it from
+    (``openai.base_url`` when that is set), and ``unwrap`` puts that back. Raises :class:`HeliconeConfigError` for a positional argument that is
     not a feature block (or two of one kind), when no key is set for a
     Helicone cloud gateway, and :class:`HeliconeValidationError` for bad properties.
 
@@ -535,7 +592,11 @@ def unwrap(client: ClientT) -> ClientT:
         client.__dict__.pop(name, None)
     flags = client.__dict__.pop(_FLAGS_ATTR, {})
     if state.log is None and not state.keep_base_url:
-        _set_base_url(client, state.original_base_url, flags)
+        module_setter = _module_url_setter(client)
+        if module_setter is not None:
+            _unpoint_module_client(client, module_setter, flags)
+        else:
+            _set_base_url(client, state.original_base_url, flags)
         if state.route.azure_endpoint and getattr(client, "_azure_endpoint", None) is not None:
             client.__dict__["_azure_endpoint"] = state.original_azure_endpoint
     return client

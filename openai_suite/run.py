@@ -95,10 +95,20 @@ def run_pytest(
     return json.loads(results.read_text(encoding="utf-8")), elapsed
 
 
+def matches(node: str, pattern: str) -> bool:
+    """``node`` is ``pattern``, or a parametrization of it when it ends with ``[*]``, or fnmatches it.
+
+    (``[*]`` is spelled out because fnmatch reads it as a class matching a literal ``*``.)
+    """
+    if pattern.endswith("[*]"):
+        return node.startswith(pattern[:-2]) and node.endswith("]")
+    return node == pattern or fnmatch.fnmatchcase(node, pattern)
+
+
 def excluded_reason(node: str, table: dict[str, str]) -> str | None:
     """The reason ``node`` may fail wrapped, or None when it may not."""
     for pattern, reason in table.items():
-        if node == pattern or fnmatch.fnmatchcase(node, pattern):
+        if matches(node, pattern):
             return reason
     return None
 
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     new = [n for n in new if n not in flaky]
     allowed = {n: r for n in new if (r := excluded_reason(n, table)) is not None}
     regressions = [n for n in new if n not in allowed]
-    stale = sorted(p for p in table if not any(fnmatch.fnmatchcase(n, p) for n in new))
+    stale = sorted(p for p in table if not any(matches(n, p) for n in new))
     if args.full:
         lost = sorted(n for n, o in unwrapped.items() if o in PASSING and n not in wrapped)
         regressions += lost
