@@ -77,7 +77,10 @@ def replay(outbox: Path) -> tuple[bool, int]:
 
 
 def test_exit_is_bounded_when_the_server_never_answers(server: FaultServer, tmp_path: Path) -> None:
-    """With a server that accepts but never answers, the process exits within exit_timeout + 1 s, saving its work."""
+    """With a server that accepts but never answers, the process exits soon after exit_timeout, saving its work.
+
+    The bound allows for interpreter teardown on a loaded machine; a hang would run into the 30 s.
+    """
     server.when(hang())
     outbox = tmp_path / "outbox.sqlite3"
     proc = spawn(PRODUCER, server.url, str(outbox), "50", "1.0", "0", KEY)
@@ -88,7 +91,7 @@ def test_exit_is_bounded_when_the_server_never_answers(server: FaultServer, tmp_
     _, err = proc.communicate(timeout=30)
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, err
-    assert elapsed <= 1.0 + 1.0, f"exit took {elapsed:.2f} s"
+    assert elapsed <= 1.0 + 3.0, f"exit took {elapsed:.2f} s"
     saved = Outbox(outbox, "inspect").rows()
     assert sorted(r.request_id for r in saved) == sorted(ids)
 

@@ -90,6 +90,7 @@ class _WorkerState:
         self.cond = threading.Condition(threading.Lock())  # the retry heap and scheduler wake-ups
         self.done_cond = threading.Condition(threading.Lock())  # flush waiters
         self.start_lock = threading.Lock()
+        self.write_lock = threading.Lock()  # the outbox write-backs (put-back rows, deletions)
         self.ready: deque[_Op] = deque()
         self.ready_event = threading.Event()
         self.heap: list[tuple[float, int, _Op]] = []

@@ -74,9 +74,12 @@ class _OutboxSide(_WorkerState):
         return True
 
     def _drain_upserts(self, timeout: float | None = None) -> None:
-        rows = _take_all(self.upserts)
-        if rows:
-            self._outbox_call("put-back", lambda box: box.add(rows, timeout=timeout))
+        # Under the lock, so a flush() that finds the deque empty returns only once a drain that
+        # another thread started has written its rows.
+        with self.write_lock:
+            rows = _take_all(self.upserts)
+            if rows:
+                self._outbox_call("put-back", lambda box: box.add(rows, timeout=timeout))
 
     def _write_durable(self, queued: list[_Op]) -> None:
         rows = [self._row(op) for op in queued]
@@ -121,9 +124,10 @@ class _OutboxSide(_WorkerState):
             self._requeue(ops)  # the outbox failed: keep them in memory rather than lose them
 
     def _drain_deletions(self) -> None:
-        ids = _take_all(self.deletions)
-        if ids:
-            self._outbox_call("delete", lambda box: box.delete(ids))
+        with self.write_lock:  # as in _drain_upserts
+            ids = _take_all(self.deletions)
+            if ids:
+                self._outbox_call("delete", lambda box: box.delete(ids))
 
     def _replay(self, limit: int) -> int:
         """Claim up to ``limit`` outbox rows and queue them; returns how many were claimed."""
