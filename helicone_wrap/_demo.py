@@ -25,6 +25,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -245,7 +246,7 @@ def _read_back(console: Console, report: _Report, url: str, sid: str) -> None:
     console.print(f"[dim]Latencies come from the offline model's pacing (slowest call {fmt_ms(slowest)}).[/]")
 
 
-def _missing(by_path: dict[str | None, RequestRow], requests: list[RequestRow]) -> list[str]:
+def _missing(by_path: dict[str | None, RequestRow], requests: Sequence[RequestRow]) -> list[str]:
     """What the read-back lacks of what the story set."""
     steps = ("/abstract", "/outline", *(f"/outline/chapter-{n}" for n in (1, 2, 3)), "/title", "/summary")
     missing = [f"request {p}" for p in steps if p not in by_path]
