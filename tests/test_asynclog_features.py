@@ -177,7 +177,7 @@ async def test_omit_drops_both_bodies_before_the_record_leaves(
     assert set(answer) == {"model", "usage"} and not record["providerResponse"].get("textBody")
     wire = json.dumps(record)
     assert secret not in wire and "Hello" not in wire
-    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("helicone.db"))
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert secret.encode() not in on_disk and b"Hello there" not in on_disk
 
 
