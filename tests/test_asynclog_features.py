@@ -194,3 +194,26 @@ async def test_omit_request_only_keeps_the_response(
     assert row is not None and row["request_body"] is None and "Hello there" in json.dumps(row["response_body"])
     wire = json.dumps(records[result.helicone_id])
     assert "private question" not in wire and "Hello there" in wire
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_omitted_responses_call_keeps_model_tokens_and_cost(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer, records: dict[str, dict[str, Any]], stream: bool
+) -> None:
+    """The Responses API in async mode under omit(): its usage (input/output tokens, inside the
+    ``response.completed`` event when streamed) still reaches the row, its text does not."""
+    client = async_client(driver, echo, helicone)
+    with omit(request=True, response=True):
+        result = await driver.call(client.responses.create, model="gpt-4o-mini", input="s3cr3t-question",
+                                   stream=stream)
+        if stream:
+            await driver.consume(result)
+    assert helicone_wrap.flush(10)
+    rid = result.helicone_id
+    assert helicone.store.wait_for(rid, 5) is not None
+    row = helicone.store.get_request(rid, include_body=True)
+    assert row is not None and row["request_body"] is None and row["response_body"] is None
+    assert row["model"] == "gpt-4o-mini" and (row["prompt_tokens"], row["completion_tokens"]) == (5, 2)
+    assert row["cost"] is not None and row["cost"] > 0
+    wire = json.dumps(records[rid])
+    assert "s3cr3t-question" not in wire and "Hello" not in wire
