@@ -1,7 +1,9 @@
 """``helicone-wrap demo``: the Course Plan story from Helicone's sessions docs, fully offline.
 
 It starts the local gateway in-process on a free port, runs a session with steps
-``/abstract``, ``/outline`` and ``/outline/chapter-1..3`` (some streamed, some async) as user
+``/abstract``, ``/outline`` and ``/outline/chapter-1..3`` (some streamed, some async), ``/title``
+(asked twice with ``cache()``: the second answer is Helicone's cache HIT) and ``/summary`` (in
+async logging mode: the offline model answers directly, the log goes to ``/oai/v1/log``) as user
 ``demo-user``, enriches, rates and scores results, flushes, then reads the session back through
 the REST API, checks that everything arrived, and prints it as a tree. Every ``✓`` stands for a
 check that passed; a failed one prints ``✗`` with what went wrong, and the exit status is 1.
@@ -23,6 +25,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +39,8 @@ from ._api.render import fmt_ms, plural, session_tree, sessions_table
 from ._api.rows import RequestRow
 from ._config import ENV_NAMES
 from ._context import properties, session, trace, user
+from ._features import cache
+from ._meta import helicone_meta
 from ._results import enrich, feedback, request_id, score
 from ._wrap import wrap
 
@@ -161,6 +166,9 @@ def _story(console: Console, report: _Report, url: str) -> str:
     """Run the session; its id. A failed call raises the openai error."""
     client = wrap(OpenAI(api_key="sk-offline-demo", base_url=url + "/v1"), api_key=DEMO_KEY, base_url=url)
     aclient = wrap(AsyncOpenAI(api_key="sk-offline-demo", base_url=url + "/v1"), api_key=DEMO_KEY, base_url=url)
+    # Async logging mode: the "provider" is the gateway's offline model, the log goes to /oai/v1/log.
+    logged = wrap(OpenAI(api_key="sk-offline-demo", base_url=url + "/v1"), mode="async", api_key=DEMO_KEY,
+                  base_url=url)
     try:
         with session("Course Plan", path="/abstract") as course, properties(course="space-101"), user(USER):
             console.print(f"  Session [bold]Course Plan[/] (id {course.id})")
@@ -178,9 +186,15 @@ def _story(console: Console, report: _Report, url: str) -> str:
                              f"/outline   streamed {len(text):>3} chars   {request_id(outline)}",
                              "/outline: the stream carried no text or no helicone-id header")
                 chapters = asyncio.run(_chapters(aclient))
-        report.check(all(text and request_id(c) is not None for c, text in chapters),
-                     "/outline/chapter-1..3  written concurrently (async; chapter 2 streamed)",
-                     "/outline/chapter-1..3: a chapter came back without text or helicone id")
+            report.check(all(text and request_id(c) is not None for c, text in chapters),
+                         "/outline/chapter-1..3  written concurrently (async; chapter 2 streamed)",
+                         "/outline/chapter-1..3: a chapter came back without text or helicone id")
+            _cached_step(report, client)
+            with session(path="/summary"):
+                summary = logged.chat.completions.create(model=MODEL, messages=_ask(f"Summarize {TOPIC}"))
+            report.check(bool(_content(summary)) and request_id(summary) is not None,
+                         f"/summary   async mode, no proxy  {request_id(summary)}",
+                         "/summary: no answer text or no request id in async mode")
         # After the fact: enrich one result, rate another, score a third; all in the background.
         handles = [enrich(abstract, outcome="approved", reviewer="editor"), feedback(outline, True),
                    score(chapters[0][0], quality=8, on_topic=True)]
@@ -193,6 +207,22 @@ def _story(console: Console, report: _Report, url: str) -> str:
         return course.id
     finally:
         client.close()
+        logged.close()
+
+
+def _cached_step(report: _Report, client: OpenAI) -> None:
+    """``/title`` asked twice inside ``cache()``: ✓ only if Helicone says the 2nd came from its cache."""
+    ask = _ask(f"Suggest a title for {TOPIC}")
+    with session(path="/title"), cache(max_age=600):
+        first = client.chat.completions.create(model=MODEL, messages=ask)
+        started = time.perf_counter()
+        again = client.chat.completions.create(model=MODEL, messages=ask)
+        took = fmt_ms((time.perf_counter() - started) * 1000)
+    meta = helicone_meta(again)
+    verdict = meta.cache if meta is not None else None
+    report.check(verdict == "HIT" and _content(again) == _content(first),
+                 f"/title     asked twice, the 2nd a cache HIT ({took})",
+                 f"/title: the repeated call was not served from the cache (Helicone-Cache: {verdict})")
 
 
 def _read_back(console: Console, report: _Report, url: str, sid: str) -> None:
@@ -201,21 +231,25 @@ def _read_back(console: Console, report: _Report, url: str, sid: str) -> None:
         tree = api.sessions.tree(sid)
     requests = tree.requests
     by_path = {r.session_path: r for r in requests}
-    missing = _missing(by_path)
-    report.check(len(requests) == 5 and not missing,
+    missing = _missing(by_path, requests)
+    report.check(len(requests) == 8 and not missing,
                  f"read back {plural(len(requests), 'request')} through the REST API, with property, "
                  "feedback, scores",
-                 f"read back {plural(len(requests), 'request')} of 5; missing: {', '.join(missing) or 'requests'}")
+                 f"read back {plural(len(requests), 'request')} of 8; missing: {', '.join(missing) or 'requests'}")
+    summary = by_path.get("/summary")
+    report.check(summary is not None and summary.model == MODEL and bool(summary.total_tokens),
+                 "/summary   logged asynchronously, in the tree beside the proxied steps",
+                 "/summary: its async log did not arrive (or came without model and tokens)")
     console.print(sessions_table(rows, "The session, as `helicone-wrap sessions` lists it"))
     console.print(session_tree(tree))
     slowest = max((r.delay_ms or 0 for r in requests), default=0)
     console.print(f"[dim]Latencies come from the offline model's pacing (slowest call {fmt_ms(slowest)}).[/]")
 
 
-def _missing(by_path: dict[str | None, RequestRow]) -> list[str]:
+def _missing(by_path: dict[str | None, RequestRow], requests: Sequence[RequestRow]) -> list[str]:
     """What the read-back lacks of what the story set."""
-    missing = [f"request {p}" for p in ("/abstract", "/outline", *(f"/outline/chapter-{n}" for n in (1, 2, 3)))
-               if p not in by_path]
+    steps = ("/abstract", "/outline", *(f"/outline/chapter-{n}" for n in (1, 2, 3)), "/title", "/summary")
+    missing = [f"request {p}" for p in steps if p not in by_path]
     abstract, outline, chapter = by_path.get("/abstract"), by_path.get("/outline"), by_path.get("/outline/chapter-1")
     if abstract is not None and abstract.property("outcome") != "approved":
         missing.append("outcome=approved on /abstract")
@@ -225,6 +259,9 @@ def _missing(by_path: dict[str | None, RequestRow]) -> list[str]:
         missing.append("feedback on /outline")
     if chapter is not None and chapter.scores.get("quality") != 8:
         missing.append("quality=8 on chapter-1")
+    titles = [r for r in requests if r.session_path == "/title"]
+    if len(titles) != 2 or sum(r.cache_reference_id is not None for r in titles) != 1:
+        missing.append("a proxied and a cached /title")
     return missing
 
 

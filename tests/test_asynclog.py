@@ -193,7 +193,10 @@ async def test_omit_drops_bodies_before_the_record_leaves_the_process(driver: Dr
     posts = [s for s in echo.seen if s.path == "/oai/v1/log" and s.headers.get("helicone-request-id") == result.helicone_id]
     assert len(posts) == 1
     record = posts[0].body
-    assert record["providerRequest"]["json"] == {} and record["providerResponse"]["textBody"] == ""
+    assert record["providerRequest"]["json"] == {"model": "gpt-4o-mini"}
+    assert record["providerResponse"]["json"] == {
+        "model": "gpt-4o-mini", "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}
+    assert "textBody" not in record["providerResponse"]
     assert "hello" not in json.dumps(record) and "Hello there" not in json.dumps(record)
     assert "sk-test-openai" not in json.dumps(record) and "authorization" not in json.dumps(record).lower()
     assert posts[0].headers["helicone-auth"] == f"Bearer {KEY}"

@@ -145,8 +145,9 @@ async def test_omit_drops_both_bodies_before_the_record_leaves(
     driver: Driver, echo: EchoServer, tmp_path: Path, records: dict[str, dict[str, Any]], where: str, stream: bool
 ) -> None:
     """omit(request=True, response=True) in async mode: the record that reaches the gateway's
-    /oai/v1/log carries neither body, the stored row has none, and nothing of them is on disk; the
-    caller still gets the whole answer and the call is still logged."""
+    /oai/v1/log carries neither body's content (only model, stream and usage), the stored row has
+    no body but model, tokens and cost, and no prompt or answer text is on disk; the caller still
+    gets the whole answer and the call is still logged."""
     secret = "s3cr3t-omitted-prompt"
     asked = [{"role": "user", "content": secret}]
     db = tmp_path / "helicone.db"
@@ -154,8 +155,9 @@ async def test_omit_drops_both_bodies_before_the_record_leaves(
         blocks = (omit(request=True, response=True),) if where == "wrap" else ()
         client = async_client(driver, echo, server, *blocks)
         with omit(request=True, response=True) if where == "context" else session("s"):
+            usage = {"stream_options": {"include_usage": True}} if stream else {}
             result = await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=asked,
-                                       stream=stream)
+                                       stream=stream, **usage)
             if stream:
                 text = "".join(c.choices[0].delta.content or "" for c in await driver.consume(result) if c.choices)
             else:
@@ -166,12 +168,16 @@ async def test_omit_drops_both_bodies_before_the_record_leaves(
         row = server.store.get_request(result.helicone_id, include_body=True)
         assert row is not None and row["request_body"] is None and row["response_body"] is None
         assert row["response_status"] == 200
+        # What a proxied call with omit() keeps, async mode keeps too: model, tokens, cost.
+        assert row["model"] == "gpt-4o-mini" and row["prompt_tokens"] == 5 and row["completion_tokens"] == 2
+        assert row["total_tokens"] == 7 and row["cost"] is not None and row["cost"] > 0
     record = records[result.helicone_id]
-    assert record["providerRequest"]["json"] == {}
-    assert record["providerResponse"]["json"] == {} and not record["providerResponse"].get("textBody")
+    assert record["providerRequest"]["json"] == {"model": "gpt-4o-mini", "stream": stream}
+    answer = record["providerResponse"]["json"]
+    assert set(answer) == {"model", "usage"} and not record["providerResponse"].get("textBody")
     wire = json.dumps(record)
     assert secret not in wire and "Hello" not in wire
-    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("helicone.db"))
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert secret.encode() not in on_disk and b"Hello there" not in on_disk
 
 
@@ -188,3 +194,26 @@ async def test_omit_request_only_keeps_the_response(
     assert row is not None and row["request_body"] is None and "Hello there" in json.dumps(row["response_body"])
     wire = json.dumps(records[result.helicone_id])
     assert "private question" not in wire and "Hello there" in wire
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_omitted_responses_call_keeps_model_tokens_and_cost(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer, records: dict[str, dict[str, Any]], stream: bool
+) -> None:
+    """The Responses API in async mode under omit(): its usage (input/output tokens, inside the
+    ``response.completed`` event when streamed) still reaches the row, its text does not."""
+    client = async_client(driver, echo, helicone)
+    with omit(request=True, response=True):
+        result = await driver.call(client.responses.create, model="gpt-4o-mini", input="s3cr3t-question",
+                                   stream=stream)
+        if stream:
+            await driver.consume(result)
+    assert helicone_wrap.flush(10)
+    rid = result.helicone_id
+    assert helicone.store.wait_for(rid, 5) is not None
+    row = helicone.store.get_request(rid, include_body=True)
+    assert row is not None and row["request_body"] is None and row["response_body"] is None
+    assert row["model"] == "gpt-4o-mini" and (row["prompt_tokens"], row["completion_tokens"]) == (5, 2)
+    assert row["cost"] is not None and row["cost"] > 0
+    wire = json.dumps(records[rid])
+    assert "s3cr3t-question" not in wire and "Hello" not in wire

@@ -43,8 +43,12 @@ def test_demo_runs_offline_and_prints_the_session_tree() -> None:
     out = done.stdout
     for expected in ("Course Plan", "abstract", "outline", "chapter-1", "chapter-2", "chapter-3",
                      "outcome=approved", "feedback: 👍", "quality=8", "first token", "tokens",
-                     "enrich, feedback and score delivered to http://127.0.0.1:", "Done"):
+                     "enrich, feedback and score delivered to http://127.0.0.1:", "Done",
+                     "✓ /title     asked twice, the 2nd a cache HIT (", "── title  2 requests",
+                     "✓ /summary   async mode, no proxy", "── summary  1 request",
+                     "✓ /summary   logged asynchronously, in the tree beside the proxied steps"):
         assert expected in out, f"{expected!r} missing from the demo output:\n{out}"
+    assert out.count("  cached  ") == 1 and "✗" not in out
 
 
 def test_sessions_lists_and_session_prints_a_tree(

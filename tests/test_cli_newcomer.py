@@ -17,7 +17,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from helicone_wrap import session, wrap
+from helicone_wrap import HeliconeAPI, session, wrap
 from helicone_wrap._http import http
 from helicone_wrap.gateway import GatewayServer
 
@@ -251,20 +251,33 @@ def test_demo_at_80_columns_tells_the_truth(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert_fits(out, unbreakable=str(db))
-    assert out.count("✓") == 5 and "✗" not in out
+    assert out.count("✓") == 8 and "✗" not in out
     assert "on_topic=true" in out and "hcone-bool" not in out
     assert "user demo-user" in out
-    assert "1 session " in out or "1 session\n" in out or "5 requests" in out
+    assert "1 session " in out or "1 session\n" in out or "8 requests" in out
     assert "1 sessions" not in out and "1 requests" not in out
     assert out.index("chapter-1") < out.index("chapter-2") < out.index("chapter-3")
     assert not re.search(r"(?<![\d.])0(\.0+)? ms", out), "every latency is measured, none is 0.0 ms"
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} \S+", out)
     assert "Try next" in out and f"helicone-wrap gateway --db {db}" in out
     sid = re.search(r"Session Course Plan \(id ([0-9a-f-]{36})\)", out).group(1)  # type: ignore[union-attr]
-    with GatewayServer(port=0, db=str(db)) as gw:  # the session outlives the demo
-        shown = cli("session", sid, "--api-url", gw.url)
+    with GatewayServer(port=0, db=str(db)) as gw, HeliconeAPI(api_key="k", base_url=gw.url) as api:
+        shown = cli("session", sid, "--api-url", gw.url)  # the session outlives the demo
+        rows = api.sessions.tree(sid).requests
     assert shown.returncode == 0, shown.stderr
     assert "chapter-3" in shown.stdout and "outcome=approved" in shown.stdout
+    assert shown.stdout.count("  cached") == 1, shown.stdout
+    titles = [r for r in rows if r.session_path == "/title"]
+    ids = {r.request_id for r in titles}
+    # The 2nd /title is Helicone's cache hit of the 1st: its row points to the original.
+    assert len(titles) == 2 and [r.cache_reference_id for r in titles if r.cache_reference_id] == [
+        r.request_id for r in titles if r.cache_reference_id is None] and len(ids) == 2
+    summary = next(r for r in rows if r.session_path == "/summary")
+    # /summary came through the async log (its target is the provider's URL, not the proxy's offline
+    # model), in the same session as the proxied steps, with model, tokens and cost.
+    assert summary.target_url is not None and summary.target_url.endswith("/v1/chat/completions")
+    assert not summary.target_url.startswith("offline:") and summary.model == "gpt-4o-mini"
+    assert summary.total_tokens and summary.cost and summary.request_user_id == "demo-user"
 
 
 def test_demo_without_keep_says_the_log_is_gone() -> None:
@@ -290,7 +303,11 @@ def test_demo_keep_serves_the_session_until_ctrl_c(tmp_path: Path) -> None:
     root, sid = match.groups()
     with http.Client(timeout=10) as plain:  # the gateway is still serving the session
         found = plain.post(root + "/v1/request/query-clickhouse", json={"filter": "all", "limit": 100})
-    assert found.status_code in (200, 201) and len(found.json()["data"]) == 5
+    assert found.status_code in (200, 201)
+    rows = found.json()["data"]
+    in_session = [r for r in rows if (r.get("request_properties") or {}).get("Helicone-Session-Id") == sid]
+    # 8 steps in the session, plus the offline model's own row for /summary's direct (async-mode) call.
+    assert len(in_session) == 8 and len(rows) == 9, rows
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

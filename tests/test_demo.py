@@ -17,6 +17,8 @@ from rich.console import Console
 from helicone_wrap import _delivery
 from helicone_wrap._demo import run_demo
 from helicone_wrap.gateway import FaultPlan, GatewayServer
+from helicone_wrap.gateway.asgi import send_bytes
+from helicone_wrap.gateway.asynclog import AsyncLogEndpoint
 
 from .faultserver import FaultServer, isolated_delivery
 
@@ -76,3 +78,35 @@ def test_demo_says_what_failed_and_exits_1(
     assert "Done" not in out
     # The user's own delivery settings come back after the demo.
     assert _delivery._settings.outbox == tmp_path / "mine.sqlite3"
+
+
+def test_demo_says_so_when_the_repeated_step_is_not_a_cache_hit(
+    _fresh_delivery: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway that never serves from its cache (it answers ``Helicone-Cache: MISS``): no ✓ for
+    /title, a ✗ that names the verdict, no "cached" row, exit 1."""
+    monkeypatch.setattr("helicone_wrap.gateway.plan.FeaturePlan.lookup", lambda self, store: None)
+    buffer = io.StringIO()
+    assert run_demo(Console(file=buffer, width=200)) == 1
+    out = buffer.getvalue()
+    assert "✗ /title: the repeated call was not served from the cache (Helicone-Cache: MISS)" in out, out
+    assert "cache HIT" not in out and "  cached  " not in out
+    assert "missing: a proxied and a cached /title" in out and "Done" not in out
+
+
+def test_demo_says_so_when_the_async_log_does_not_arrive(
+    _fresh_delivery: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway whose /oai/v1/log refuses every record: /summary is answered (async mode goes to
+    the provider directly) but its log never arrives, and the demo says so and exits 1."""
+
+    async def refuse(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        await send_bytes(send, 500, b"log store down", b"text/plain")
+
+    monkeypatch.setattr(AsyncLogEndpoint, "__call__", refuse)
+    buffer = io.StringIO()
+    assert run_demo(Console(file=buffer, width=200)) == 1
+    out = buffer.getvalue()
+    assert "✓ /summary   async mode, no proxy" in out
+    assert "✗ /summary: its async log did not arrive" in out and "logged asynchronously" not in out
+    assert "read back 7 requests of 8; missing: request /summary" in out and "Done" not in out

@@ -117,6 +117,8 @@ def _request_line(row: RequestRow) -> Text:
     line.append(f"  {row.prompt_tokens or 0}+{row.completion_tokens or 0} tokens")
     if row.response_status is not None and row.response_status >= 400:
         line.append(f"  HTTP {row.response_status}", style="bold red")
+    if row.cache_reference_id is not None:
+        line.append("  cached", style="green")
     if row.request_user_id:
         line.append(f"  user {row.request_user_id}", style="blue")
     if row.feedback is not None:

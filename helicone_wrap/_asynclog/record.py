@@ -50,13 +50,21 @@ def pending(
     """The queued form of one record: raw texts plus timing, JSON-serializable.
 
     ``headers`` are the log POST's ``Helicone-*`` headers. Bodies are dropped here, before the
-    record leaves the process, when those headers ask to omit them. ``start``/``end`` are
+    record leaves the process, when those headers ask to omit them; only their non-content fields
+    stay (:func:`kept_request_fields`, :func:`kept_response_fields`), so the stored row still has
+    model, tokens and cost, as a proxied call with ``omit()`` has. ``start``/``end`` are
     ``time.time()`` values. Usage: ``pending(headers=h, url=u, request_body=b"{}", ...)``
     """
     omit_request = headers.get("Helicone-Omit-Request", headers.get(OMIT_REQUEST, "")).strip().lower() == "true"
     omit_response = headers.get("Helicone-Omit-Response", headers.get(OMIT_RESPONSE, "")).strip().lower() == "true"
-    request_text = None if omit_request or not request_body else request_body.decode("utf-8", "replace")
-    response_text = None if omit_response or response_body is None else response_body.decode("utf-8", "replace")
+    if omit_request:
+        request_text = kept_request_fields(request_body)
+    else:
+        request_text = request_body.decode("utf-8", "replace") if request_body else None
+    if omit_response:
+        response_text = kept_response_fields(response_body)
+    else:
+        response_text = response_body.decode("utf-8", "replace") if response_body is not None else None
     if note is not None and not omit_response:
         response_text = note if not response_text else f"{note}\n\n{response_text}"
     return {
@@ -70,6 +78,61 @@ def pending(
         "end": max(end, start),
         "ttft": ttft_ms,
     }
+
+
+def _decoded(text: bytes | str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def kept_request_fields(body: bytes | None) -> str | None:
+    """What an omitted request body keeps: ``model`` and ``stream``, as JSON text (None if neither).
+
+    Runs on the caller's thread, but only for a call whose request is omitted: its text must
+    not be queued (it could wait in the outbox on disk). Usage: ``kept_request_fields(b'{"model": "m"}')``
+    """
+    obj = _decoded(body) if body and body.lstrip()[:1] == b"{" else None
+    if obj is None:
+        return None
+    kept = {k: obj[k] for k in ("model", "stream") if isinstance(obj.get(k), (str, bool))}
+    return json.dumps(kept) if kept else None
+
+
+def _inner(event: dict[str, Any]) -> dict[str, Any]:
+    """A Responses stream event's ``response`` object, else the event itself."""
+    inner = event.get("response")
+    return inner if isinstance(inner, dict) else event
+
+
+def kept_response_fields(body: bytes | None) -> str | None:
+    """What an omitted answer keeps: ``model`` and ``usage``, as JSON text (None if neither).
+
+    A JSON answer gives its own; an SSE stream the ``usage`` of its last usage-bearing event and
+    the first ``model`` it names (a Responses stream's are inside ``response``).
+    Usage: ``kept_response_fields(b'{"model": "m", "usage": {...}, "choices": [...]}')``
+    """
+    if not body:
+        return None
+    text = body.strip()
+    found: dict[str, Any] = {}
+    if text[:1] == b"{":
+        obj = _decoded(text)
+        objects = [obj] if obj is not None else []
+    else:  # SSE: the first event naming a model, and the last one with a usage object
+        lines = [line[5:] for line in text.split(b"\n") if line.startswith(b"data:")]
+        first = next((e for e in map(_decoded, (x for x in lines if b'"model"' in x)) if e is not None), None)
+        usages = (_decoded(x) for x in reversed(lines) if b'"usage"' in x)
+        last = next((e for e in usages if e is not None and isinstance(_inner(e).get("usage"), dict)), None)
+        objects = [e for e in (first, last) if e is not None]
+    for obj in map(_inner, objects):
+        if isinstance(obj.get("model"), str):
+            found.setdefault("model", obj["model"])
+        if isinstance(obj.get("usage"), dict):
+            found["usage"] = obj["usage"]
+    return json.dumps(found) if found else None
 
 
 def _clock(at: float) -> dict[str, int]:
