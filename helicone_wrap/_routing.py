@@ -65,6 +65,22 @@ def _as_is(url: str, parts: SplitResult) -> str:
     return url if parts.query or url.endswith("/") else url + "/"
 
 
+def gateway_root(gateway: str, client_base: str) -> str:
+    """``gateway`` without the client's own path at its end: the root a copy's path is joined to.
+
+    ``wrap(client, base_url="https://oai.helicone.ai/v1")`` names the gateway with the client's
+    path; a copy openai sends elsewhere (``with_options(base_url=".../v2")``, an Azure copy
+    that left its deployment) gets its own path on the root, not after the parent's.
+    Usage: ``gateway_root("https://gw.example/v1", "https://api.openai.com/v1/") == "https://gw.example"``
+    """
+    root = urlsplit(gateway)
+    path = root.path.rstrip("/")
+    own = urlsplit(client_base).path.strip("/")
+    if own and path.endswith("/" + own):
+        path = path[: -len(own) - 1]
+    return f"{root.scheme}://{root.netloc}{path}"
+
+
 def plan_route(original_base: str, *, azure: bool, gateway: str | None) -> Route:
     """The route for a client whose ``base_url`` is ``original_base``.
 

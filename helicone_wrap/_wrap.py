@@ -36,7 +36,7 @@ from ._exceptions import HeliconeConfigError
 from ._features import FeatureBlock
 from ._redirects import _origin, guard_redirects
 from ._results import AttachId, attach, sent_id
-from ._routing import Route, plan_route, unroutable_reason
+from ._routing import Route, gateway_root, plan_route, unroutable_reason
 
 ClientT = TypeVar("ClientT", bound="openai.OpenAI | openai.AsyncOpenAI")
 
@@ -380,8 +380,29 @@ def _copy_state(parent: Any, parent_url: str, new: Any, state: _State, explicit_
     azure_endpoint = getattr(new, "_azure_endpoint", None)
     if not explicit_base_url and new_url == parent_url:
         return replace(state, keep_base_url=True, original_base_url=new.base_url, original_azure_endpoint=azure_endpoint)
-    return _build_state(new, options=state.options, original_base_url=new.base_url,
+    return _build_state(new, options=_copy_options(state), original_base_url=new.base_url,
                         original_azure_endpoint=azure_endpoint)
+
+
+def _copy_options(state: _State) -> dict[str, Any]:
+    """The options a copy with its own route is wrapped with: the parent's, on the gateway's root.
+
+    The gateway given to ``wrap`` may end with the parent's path (``.../v1``, an Azure
+    deployment path); the copy's path replaces it rather than being appended to it. Done once:
+    a copy of a copy already holds the root.
+    """
+    options = state.options
+    if options.get(_ROOTED):
+        return options
+    settings = resolve(options.get("api_key"), options.get("base_url"), options.get("api_url"))
+    if settings.gateway is None:
+        return options
+    root = gateway_root(settings.gateway, str(state.original_base_url))
+    # (the REST root is pinned too: an explicit base_url would otherwise override HELICONE_API_URL)
+    return {**options, "base_url": root, "api_url": settings.api_url, _ROOTED: True}
+
+
+_ROOTED = "_gateway_is_root"
 
 
 def _copy_hook(state: _State) -> Any:

@@ -91,6 +91,33 @@ async def test_query_reaches_the_gateway(driver: Driver, echo: EchoServer) -> No
     assert sent[0] == sent[1] and "tenant=acme" in sent[1]
 
 
+async def test_copy_to_another_url_goes_to_the_gateway_root(driver: Driver, echo: EchoServer) -> None:
+    """A gateway named with the client's path (.../v1): a copy sent elsewhere gets its own path on the root."""
+    client = wrap(driver.client("https://llm.example.com/v1"), api_key=KEY, base_url=echo.url + "/v1")
+    copy = client.with_options(base_url="https://other.example.com/openai")
+    seen = echo.by_id((await _chat(driver, copy)).helicone_id)
+    assert seen.path == "/openai/chat/completions"
+    assert seen.headers["helicone-target-url"] == "https://other.example.com"
+    again = copy.copy(base_url="https://third.example.com/openai/v1")  # a copy of that copy: the same root
+    seen = echo.by_id((await _chat(driver, again)).helicone_id)
+    assert seen.path == "/openai/v1/chat/completions"
+
+
+async def test_azure_copy_with_a_new_base_url_leaves_the_deployment_path(driver: Driver, echo: EchoServer) -> None:
+    """An Azure client wrapped with its deployment URL as the gateway; copy(base_url=X): calls go to X's path."""
+    client = driver.client(echo.url, azure=True, azure_deployment="dep")
+    wrap(client, api_key=KEY, base_url=str(client.base_url))
+    for method in ("copy", "with_options"):
+        copy = getattr(client, method)(base_url="https://replacement.example.test/openai")
+        await driver.call(copy.models.list)
+        seen = echo.last()
+        assert seen.path.split("?", 1)[0] == "/openai/models"
+        assert seen.headers["helicone-openai-api-base"] == "https://replacement.example.test"
+    await driver.call(client.models.list)  # the parent still uses its own endpoint
+    assert echo.last().path.split("?", 1)[0] == "/openai/models"
+    assert "helicone-openai-api-base" not in echo.last().headers
+
+
 if OPENAI_3:
 
     async def test_copy_with_data_residency_goes_to_the_regional_host(driver: Driver, echo: EchoServer) -> None:
