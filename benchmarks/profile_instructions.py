@@ -144,7 +144,7 @@ def driver(args: argparse.Namespace) -> dict[str, Any]:
     per_call: dict[str, dict[str, float]] = {}
     for name in VARIANTS:
         small, large = counts[(name, args.small)], counts[(name, args.large)]
-        slopes = [(big - little) / (args.large - args.small) for little, big in zip(small, large)]
+        slopes = [(big - little) / (args.large - args.small) for little, big in zip(small, large, strict=True)]
         per_call[name] = {"median": statistics.median(slopes), "min": min(slopes), "max": max(slopes)}
     return {"figure": "instructions per call (callgrind)", "client": "async" if args.aio else "sync",
             "small": args.small, "large": args.large, "repeats": args.repeats,

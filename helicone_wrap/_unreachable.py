@@ -4,10 +4,18 @@ The user's call still raises openai's ``APIConnectionError`` (or its ``APITimeou
 subclass), the very object openai raised, after openai's own retries. It only gains one line
 naming the gateway URL that failed: an exception note on Python 3.11+ (shown in tracebacks
 under openai's message), appended to the message on 3.10, which has no notes. Only errors for
-requests sent to the wrapped client's gateway get it.
+requests that a wrapped client sent to its gateway get it.
 
-The hook wraps the client's ``request`` method on the instance: one extra frame per call (sync)
-or one extra coroutine (async); nothing else runs unless the call fails.
+Nothing of this runs on a call that succeeds. openai's request loop has no per-client seam
+that runs only on failure, so the seam is where openai makes the error:
+``APIConnectionError.__init__`` (which ``APITimeoutError`` goes through too) is wrapped once, the
+first time a client is wrapped. The wrapper runs openai's own ``__init__`` first and then looks
+at the failed request. It adds the line only when (1) that request carries a
+``Helicone-Request-Id`` appended by our hook (the item's name is ``_headers.REQUEST_ID_WIRE``
+itself, an object nothing else puts there: a header set by hand is a different object) and
+(2) the request went to a gateway origin some wrapped client routes to. So an unwrapped client,
+a wrapped client re-pointed by hand to some other host, and errors openai users build
+themselves are all left as they are.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import Any
 
 import openai
 
+from . import _guard, _headers
 from ._redirects import _origin
 
 _PREFIX = "helicone_wrap: "
@@ -51,27 +60,48 @@ def add_gateway_note(exc: openai.APIConnectionError, gateway_origin: tuple[str, 
         exc.args = (exc.message, *exc.args[1:])
 
 
-def sync_request_hook(client: Any, gateway_origin: tuple[str, str, int | None]) -> Any:
-    request = client.request
+#: Every gateway origin a wrapped client routes to (a handful per process, never per call).
+_GATEWAYS: set[tuple[str, str, int | None]] = set()
+_MARK = "_helicone_wrap_notes"
 
-    def _request(*args: Any, **kwargs: Any) -> Any:
+
+def _ours(request: Any) -> bool:
+    """True when ``request`` carries the request-id header item our build hook appended."""
+    items = getattr(getattr(request, "headers", None), "_list", None)
+    if type(items) is not list:  # pragma: no cover - a future httpx: look for the header by name
+        return request is not None and _headers.REQUEST_ID in request.headers
+    wire = _headers.REQUEST_ID_WIRE
+    return any(item[0] is wire for item in reversed(items))
+
+
+def note_if_gateway(exc: openai.APIConnectionError) -> None:
+    """Add the gateway line to ``exc`` when its request is one of ours, sent to a gateway."""
+    request = getattr(exc, "request", None)
+    if request is None or not _ours(request):
+        return
+    origin = _origin(request.url)
+    if origin in _GATEWAYS:
+        add_gateway_note(exc, origin)
+
+
+def watch(gateway_origin: tuple[str, str, int | None]) -> None:
+    """Name ``gateway_origin`` on connection errors of wrapped clients from now on. Idempotent.
+
+    Usage: ``watch(("http", "127.0.0.1", 8787))``
+    """
+    _GATEWAYS.add(gateway_origin)
+    cls = openai.APIConnectionError
+    if getattr(vars(cls).get("__init__"), _MARK, False):
+        return
+    original = cls.__init__
+
+    def __init__(self: openai.APIConnectionError, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)  # openai's errors (a bad argument) propagate unchanged
         try:
-            return request(*args, **kwargs)
-        except openai.APIConnectionError as exc:
-            add_gateway_note(exc, gateway_origin)
-            raise
+            note_if_gateway(self)
+        except Exception as exc:
+            _guard.internal_error("connection-error", exc)
 
-    return _request
-
-
-def async_request_hook(client: Any, gateway_origin: tuple[str, str, int | None]) -> Any:
-    request = client.request
-
-    async def _request(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await request(*args, **kwargs)
-        except openai.APIConnectionError as exc:
-            add_gateway_note(exc, gateway_origin)
-            raise
-
-    return _request
+    setattr(__init__, _MARK, True)
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    cls.__init__ = __init__  # type: ignore[method-assign]
