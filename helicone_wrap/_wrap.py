@@ -60,9 +60,8 @@ class _State:
     wire_static: tuple[_headers.WireHeader, ...]
     static_names: frozenset[bytes]
     wire_auth: tuple[_headers.WireHeader, ...] = field(repr=False)
-    gateway_scheme: str
-    gateway_host: str
-    gateway_port: int | None
+    #: ``(scheme, host, port)`` of the gateway as httpx parsed it (see :func:`_url_key`).
+    gateway_key: tuple[str, str, int | None]
     #: ``(scheme, host, port)`` with the default port filled in, as ``_redirects._origin`` gives it.
     gateway_origin: tuple[str, str, int | None]
     options: dict[str, Any] = field(repr=False)
@@ -147,9 +146,7 @@ def _build_state(client: Any, *, options: dict[str, Any], original_base_url: Any
         wire_static=wire_static,
         static_names=static_names,
         wire_auth=_headers.wire_form({_headers.AUTH: f"Bearer {api_key}"}) if api_key else (),
-        gateway_scheme=gateway_url.scheme,
-        gateway_host=gateway_url.host,
-        gateway_port=gateway_url.port,
+        gateway_key=_url_key(gateway_url),
         gateway_origin=_origin(gateway_url),
         options=options,
         probe=_headers.probe_for(static_names),
@@ -172,8 +169,8 @@ def _build_async_state(
     return _State(
         route=Route(route_from), original_base_url=original_base_url,
         original_azure_endpoint=getattr(client, "_azure_endpoint", None), target=target, wire_static=(),
-        static_names=frozenset(), wire_auth=(), keep_base_url=False, gateway_scheme="", gateway_host="",
-        gateway_port=None, gateway_origin=("", "", None), options=options, log=log,
+        static_names=frozenset(), wire_auth=(), keep_base_url=False, gateway_key=("", "", None),
+        gateway_origin=("", "", None), options=options, log=log,
     )  # fmt: skip
 def _check_features(features: tuple[object, ...]) -> tuple[FeatureBlock, ...]:
     """``wrap(client, ...)``'s positional arguments: feature blocks, one of each kind."""
@@ -194,11 +191,22 @@ def _check_features(features: tuple[object, ...]) -> tuple[FeatureBlock, ...]:
 # ---------------------------------------------------------------------------------------------
 # Per-call helpers shared by the sync and async hooks (pure apart from reading the context).
 
-_REQUEST_ID_LOWER = _headers.REQUEST_ID_LOWER
-_REQUEST_ID_NAME = _headers.REQUEST_ID.encode()
 _HELICONE_LOWER = _headers.HELICONE_LOWER
 _CACHE_CONTROL_LOWER = _headers.CACHE_CONTROL_LOWER
 _LOWER_NAME = _headers.LOWER_NAME
+
+
+def _url_key(url: Any) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of an httpx URL, read from its parsed form without the properties.
+
+    The host stays as parsed (lowercase, IDNA-encoded), so two keys are equal exactly when the
+    ``scheme``, ``host`` and ``port`` properties are. Falls back to the properties for a URL
+    without httpx's ``_uri_reference``.
+    """
+    ref = getattr(url, "_uri_reference", None)
+    if ref is None:  # pragma: no cover - a future httpx
+        return (url.scheme, url.host, url.port)
+    return (ref.scheme, ref.host, ref.port)
 
 
 def _with_headers(request: Any, state: _State, probe: bytes | None = None) -> None:
@@ -214,13 +222,14 @@ def _with_headers(request: Any, state: _State, probe: bytes | None = None) -> No
     if state.static_names and ctx.wire_names and not state.static_names.isdisjoint(ctx.wire_names):
         # A context block sets a property, user id or feature the client was wrapped with: it wins.
         static = tuple(h for h in static if h[1] not in ctx.wire_names)
-    url = request.url
-    auth = (
-        state.wire_auth
-        if url.host == state.gateway_host and url.port == state.gateway_port and url.scheme == state.gateway_scheme
-        else ()
-    )
-    request_id = (_REQUEST_ID_NAME, _REQUEST_ID_LOWER, _headers.take_request_id())
+    gateway = state.gateway_key
+    try:  # httpx's parsed URL, a named tuple (scheme, userinfo, host, port, ...): no property calls
+        ref = request.url._uri_reference
+        to_gateway = ref[2] == gateway[1] and ref[3] == gateway[2] and ref[0] == gateway[0]
+    except AttributeError:  # pragma: no cover - a future httpx
+        to_gateway = _url_key(request.url) == gateway
+    auth = state.wire_auth if to_gateway else ()
+    request_id = _headers.take_request_header()
     headers = request.headers
     items = getattr(headers, "_list", None)
     if type(items) is not list:  # pragma: no cover - a future httpx without the internal list
@@ -230,7 +239,8 @@ def _with_headers(request: Any, state: _State, probe: bytes | None = None) -> No
         return
     # httpx works out the headers' text encoding on first use by decoding every header. Ours
     # are ASCII and cannot change the outcome, so let it look at the user's headers only.
-    headers.encoding  # noqa: B018
+    if headers._encoding is None:  # (usually worked out already, when httpx built the request)
+        headers.encoding  # noqa: B018
     # Usually no Helicone header is set by hand: one C-level pass over the names says so.
     # (A ``Cache-Control`` of ours probes for a hyphen; a hit is then told apart by two more tests.)
     names = b"\n".join(map(_LOWER_NAME, items))

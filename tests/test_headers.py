@@ -76,9 +76,12 @@ def test_pooled_request_ids_are_distinct_canonical_uuid4s() -> None:
     """Ids from the bulk pool read back through uuid.UUID unchanged: version 4, RFC 4122, unique."""
     import uuid
 
-    from helicone_wrap._headers import take_request_id
+    from helicone_wrap._headers import REQUEST_ID_LOWER, REQUEST_ID_WIRE, take_request_header, take_request_id
 
     ids = [take_request_id() for _ in range(1000)]  # several refills of the pool
+    items = [take_request_header() for _ in range(1000)]  # the ready-made header items the call path appends
+    assert all(name is REQUEST_ID_WIRE and lower == REQUEST_ID_LOWER for name, lower, _ in items)
+    ids += [value for _, _, value in items]
     assert len(set(ids)) == len(ids)
     for raw in ids:
         parsed = uuid.UUID(raw.decode("ascii"))
@@ -92,12 +95,14 @@ def test_a_forked_child_does_not_replay_the_parents_pooled_ids() -> None:
     """After fork the child draws fresh ids, not the ones left in the parent's pool."""
     from helicone_wrap import _headers
 
-    _headers.take_request_id()  # the pool now holds unused ids
+    _headers.take_request_id()  # the pools now hold unused ids
+    _headers.take_request_header()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its next ids and leave at once
         try:
             os.write(write, b"".join(_headers.take_request_id() for _ in range(5)))
+            os.write(write, b"".join(_headers.take_request_header()[2] for _ in range(5)))
         finally:
             os._exit(0)
     os.close(write)
@@ -105,7 +110,8 @@ def test_a_forked_child_does_not_replay_the_parents_pooled_ids() -> None:
         child = pipe.read()
     os.waitpid(pid, 0)
     parent = b"".join(_headers.take_request_id() for _ in range(5))
-    assert len(child) == len(parent) == 5 * 36
+    parent += b"".join(_headers.take_request_header()[2] for _ in range(5))
+    assert len(child) == len(parent) == 10 * 36
     assert child != parent
 
 

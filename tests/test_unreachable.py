@@ -45,3 +45,37 @@ async def test_no_note_when_the_failed_host_is_not_the_gateway(driver: Driver) -
     with pytest.raises(openai.APIConnectionError) as info:
         await driver.call(client.models.list)
     assert "helicone_wrap" not in _text(info.value)
+
+
+async def test_no_note_for_clients_that_are_not_wrapped_even_with_helicone_headers(driver: Driver) -> None:
+    """The note is for wrapped clients: a plain client sending a Helicone-Request-Id of its own to the same
+    gateway, and a client after unwrap(), fail exactly as plain openai does."""
+    from helicone_wrap import unwrap
+
+    gateway = f"http://127.0.0.1:{closed_port()}"
+    wrap(driver.client("https://api.openai.com/v1", max_retries=0), api_key=KEY, base_url=gateway)
+    plain = driver.client(gateway + "/v1", max_retries=0)
+    headers = {"Helicone-Request-Id": "00000000-0000-4000-8000-000000000001"}
+    with pytest.raises(openai.APIConnectionError) as info:
+        await driver.call(plain.chat.completions.create, model="m", messages=MESSAGES, extra_headers=headers)
+    assert "helicone_wrap" not in _text(info.value)
+    undone = unwrap(wrap(driver.client("https://api.openai.com/v1", max_retries=0), api_key=KEY, base_url=gateway))
+    undone.base_url = gateway + "/v1"
+    with pytest.raises(openai.APIConnectionError) as info:
+        await driver.call(undone.chat.completions.create, model="m", messages=MESSAGES)
+    assert "helicone_wrap" not in _text(info.value)
+
+
+async def test_a_timeout_from_the_gateway_is_named_too(driver: Driver) -> None:
+    """openai's APITimeoutError (a subclass) gets the line too, saying the gateway did not answer in time."""
+    from .faultserver import FaultServer, hang
+
+    with FaultServer() as server:
+        server.when(respond=hang())
+        client = wrap(driver.client("https://api.openai.com/v1", max_retries=1, timeout=0.3), api_key=KEY,
+                      base_url=server.url)
+        with pytest.raises(openai.APITimeoutError) as info:
+            await driver.call(client.chat.completions.create, model="m", messages=MESSAGES)
+    assert type(info.value) is openai.APITimeoutError
+    assert f"{server.url}/v1/chat/completions did not answer in time" in _text(info.value)
+    assert _text(info.value).count("helicone_wrap") == 1

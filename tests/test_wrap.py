@@ -289,10 +289,10 @@ async def test_internal_fault_is_logged_once_and_call_succeeds(
     internal_errors.expected = True
     from helicone_wrap import _headers
 
-    def broken() -> bytes:
+    def broken() -> tuple[bytes, bytes, bytes]:
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(_headers, "take_request_id", broken)
+    monkeypatch.setattr(_headers, "take_request_header", broken)
     client = wrapped(driver, echo)
     with caplog.at_level(logging.WARNING, logger="helicone_wrap"):
         for _ in range(3):
