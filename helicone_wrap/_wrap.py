@@ -172,6 +172,8 @@ def _build_async_state(
         static_names=frozenset(), wire_auth=(), keep_base_url=False, gateway_key=("", "", None),
         gateway_origin=("", "", None), options=options, log=log,
     )  # fmt: skip
+
+
 def _check_features(features: tuple[object, ...]) -> tuple[FeatureBlock, ...]:
     """``wrap(client, ...)``'s positional arguments: feature blocks, one of each kind."""
     checked: list[FeatureBlock] = []
