@@ -344,11 +344,13 @@ _FALLBACK_EXT = "helicone_wrap.fallback"  # == _fallback.EXT (not imported: prox
 _FALLBACK_ID_EXT = "helicone_wrap.fallback_id"  # == _fallback.ID_EXT
 
 
-def _sync_process_hook(client: Any, state: _State) -> Any:
+def _sync_process_hook(client: Any, state: Any, with_post_parser: Any = None) -> Any:
+    """``_process_response`` with our post-parser installed first (``with_post_parser``: async mode's)."""
     process = client._process_response
+    install = with_post_parser or _with_post_parser
 
     def _process_response(*args: Any, **kwargs: Any) -> Any:
-        raw = _with_post_parser(kwargs, state)
+        raw = install(kwargs, state)
         result = process(*args, **kwargs)
         if raw:
             _attach_raw(result, kwargs)
@@ -357,13 +359,15 @@ def _sync_process_hook(client: Any, state: _State) -> Any:
     return _process_response
 
 
-def _async_process_hook(client: Any, state: _State) -> Any:
+def _async_process_hook(client: Any, state: Any, with_post_parser: Any = None) -> Any:
+    """The async twin of :func:`_sync_process_hook`."""
     process = client._process_response
+    install = with_post_parser or _with_post_parser
 
     # A plain function: openai awaits what it returns, so the common case hands back openai's
     # own coroutine untouched and only raw-response calls pay for a coroutine of ours.
     def _process_response(*args: Any, **kwargs: Any) -> Any:
-        if _with_post_parser(kwargs, state):
+        if install(kwargs, state):
             return _attach_raw_when_done(process(*args, **kwargs), kwargs)
         return process(*args, **kwargs)
 

@@ -130,31 +130,15 @@ def _with_post_parser(kwargs: dict[str, Any], state: LogState) -> bool:
 
 
 def _sync_process_hook(client: Any, state: LogState) -> Any:
-    from .._wrap import _attach_raw
+    from .._wrap import _sync_process_hook as proxy_hook
 
-    process = client._process_response
-
-    def _process_response(*args: Any, **kwargs: Any) -> Any:
-        raw = _with_post_parser(kwargs, state)
-        result = process(*args, **kwargs)
-        if raw:
-            _attach_raw(result, kwargs)
-        return result
-
-    return _process_response
+    return proxy_hook(client, state, _with_post_parser)
 
 
 def _async_process_hook(client: Any, state: LogState) -> Any:
-    from .._wrap import _attach_raw_when_done
+    from .._wrap import _async_process_hook as proxy_hook
 
-    process = client._process_response
-
-    def _process_response(*args: Any, **kwargs: Any) -> Any:
-        if _with_post_parser(kwargs, state):
-            return _attach_raw_when_done(process(*args, **kwargs), kwargs)
-        return process(*args, **kwargs)
-
-    return _process_response
+    return proxy_hook(client, state, _with_post_parser)
 
 
 _HTTPX_HOOKED = "_helicone_wrap_send_hooked"
