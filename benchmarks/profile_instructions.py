@@ -53,6 +53,10 @@ from _common import MESSAGES, MODEL, emit, start_server, versions
 from _variants import Variant, headers_floor, raw, wrapped
 
 VARIANTS = ("raw", "headers-floor", "wrapped", "wrapped-cache")
+#: ``--asynclog``: raw openai against ``wrap(client, mode="async")`` inside session + properties;
+#: each segment ends with ``helicone_wrap.flush()``, so the delivery threads' record building and
+#: log POSTs are counted with the calls that caused them.
+ASYNCLOG_VARIANTS = ("raw", "async-mode")
 #: The libc function whose every call makes callgrind dump its counters: the segment marker.
 MARKER = "getppid"
 
@@ -62,19 +66,41 @@ def _variant(name: str, base_url: str) -> Variant:
         return raw(base_url)
     if name == "headers-floor":
         return headers_floor(base_url)
+    if name == "async-mode":
+        import helicone_wrap
+
+        def flush() -> None:
+            helicone_wrap.flush(60)
+
+        variant = wrapped(base_url, name="wrapped", mode="async")
+        variant.name, variant.flush = name, flush
+        return variant
     return wrapped(base_url, name=name)
 
 
-def _segment(v: Variant, n: int, aio: bool, loop: asyncio.AbstractEventLoop) -> None:
-    """Run ``n`` calls between two markers (the marker ends the previous dump)."""
+def _drain(stream: Any) -> None:
+    for _chunk in stream:
+        pass
+
+
+async def _adrain(stream: Any) -> None:
+    async for _chunk in stream:
+        pass
+
+
+def _segment(v: Variant, n: int, aio: bool, loop: asyncio.AbstractEventLoop, stream: bool = False) -> None:
+    """Run ``n`` calls (then ``v.flush()``) between two markers (the marker ends the previous dump)."""
     gc.collect()
+    extra = {"stream": True} if stream else {}
     if aio:
         create = v.aio.chat.completions.create
 
         async def calls() -> None:
             with v.block():
                 for _ in range(n):
-                    await create(model=MODEL, messages=MESSAGES)
+                    answer = await create(model=MODEL, messages=MESSAGES, **extra)
+                    if stream:
+                        await _adrain(answer)
 
         coroutine = calls()
         os.getppid()
@@ -84,7 +110,10 @@ def _segment(v: Variant, n: int, aio: bool, loop: asyncio.AbstractEventLoop) -> 
         os.getppid()
         with v.block():
             for _ in range(n):
-                create(model=MODEL, messages=MESSAGES)
+                answer = create(model=MODEL, messages=MESSAGES, **extra)
+                if stream:
+                    _drain(answer)
+    v.flush()
     os.getppid()
 
 
@@ -92,15 +121,20 @@ def worker(args: argparse.Namespace) -> None:
     """Runs under callgrind: prints the segment plan (one label per dump) as JSON on stdout."""
     plan: list[tuple[str, int] | None] = []  # None: a dump between segments, not measured
     loop = asyncio.new_event_loop()
-    with start_server() as server:
-        variants = [_variant(name, server.url) for name in VARIANTS]
+    names = ASYNCLOG_VARIANTS if args.asynclog else VARIANTS
+    if args.asynclog:
+        import helicone_wrap
+
+        helicone_wrap.configure(outbox=None)
+    with start_server(args.chunks) as server:
+        variants = [_variant(name, server.url) for name in names]
         for v in variants:  # warm-up: imports, pydantic schemas, connection pools, id pool
-            _segment(v, args.warmup, args.aio, loop)
+            _segment(v, args.warmup, args.aio, loop, args.stream)
             plan += [None, None]
         for _ in range(args.repeats):
             for n in (args.small, args.large):
                 for v in variants:
-                    _segment(v, n, args.aio, loop)
+                    _segment(v, n, args.aio, loop, args.stream)
                     plan += [None, (v.name, n)]  # the dump at the second marker holds the calls
         for v in variants:
             v.sync.close()
@@ -129,7 +163,8 @@ def driver(args: argparse.Namespace) -> dict[str, Any]:
         cmd = [valgrind, "--tool=callgrind", f"--dump-before={MARKER}", f"--callgrind-out-file={out}",
                "--dump-instr=no", "--compress-strings=no", "--compress-pos=no",
                sys.executable, __file__, "--worker", "--small", str(args.small), "--large", str(args.large),
-               "--repeats", str(args.repeats), "--warmup", str(args.warmup)] + (["--aio"] if args.aio else [])
+               "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--chunks", str(args.chunks)]
+        cmd += [flag for flag, on in (("--aio", args.aio), ("--asynclog", args.asynclog), ("--stream", args.stream)) if on]
         env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         plan_line = next((line for line in proc.stdout.splitlines() if line.startswith("PLAN ")), None)
@@ -142,25 +177,28 @@ def driver(args: argparse.Namespace) -> dict[str, Any]:
             if label is not None:
                 counts.setdefault((label[0], label[1]), []).append(_dump_total(Path(f"{out}.{index}")))
     per_call: dict[str, dict[str, float]] = {}
-    for name in VARIANTS:
+    for name in ASYNCLOG_VARIANTS if args.asynclog else VARIANTS:
         small, large = counts[(name, args.small)], counts[(name, args.large)]
         slopes = [(big - little) / (args.large - args.small) for little, big in zip(small, large, strict=True)]
         per_call[name] = {"median": statistics.median(slopes), "min": min(slopes), "max": max(slopes)}
     return {"figure": "instructions per call (callgrind)", "client": "async" if args.aio else "sync",
+            "mode": "asynclog" if args.asynclog else "proxy", "stream_chunks": args.chunks if args.stream else None,
             "small": args.small, "large": args.large, "repeats": args.repeats,
             "versions": versions(["openai", "httpx", "httpx2", "h11"]), "per_call": per_call}
 
 
 def report(result: dict[str, Any]) -> None:
     per_call = result["per_call"]
-    raw_ir, floor_ir = per_call["raw"]["median"], per_call["headers-floor"]["median"]
-    print(f"{result['client']} client, {result['versions']}, slope over {result['small']} -> "
-          f"{result['large']} calls, {result['repeats']} repeat(s)")
+    raw_ir = per_call["raw"]["median"]
+    floor_ir = per_call["headers-floor"]["median"] if "headers-floor" in per_call else None
+    stream = f", streams of {result['stream_chunks']} chunks" if result.get("stream_chunks") else ""
+    print(f"{result['client']} client, {result['mode']} mode{stream}, {result['versions']}, slope over "
+          f"{result['small']} -> {result['large']} calls, {result['repeats']} repeat(s)")
     print(f"{'variant':<15}{'Ir/call':>12}{'vs raw':>10}{'vs floor':>10}   spread")
-    for name in VARIANTS:
-        ir = per_call[name]["median"]
-        print(f"{name:<15}{ir:>12,.0f}{ir / raw_ir:>10.4f}{ir / floor_ir:>10.4f}   "
-              f"{per_call[name]['min']:,.0f}–{per_call[name]['max']:,.0f}")
+    for name, figures in per_call.items():
+        ir = figures["median"]
+        vs_floor = f"{ir / floor_ir:>10.4f}" if floor_ir else f"{'':>10}"
+        print(f"{name:<15}{ir:>12,.0f}{ir / raw_ir:>10.4f}{vs_floor}   {figures['min']:,.0f}–{figures['max']:,.0f}")
 
 
 def main() -> None:
@@ -170,6 +208,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--aio", action="store_true", help="measure AsyncOpenAI instead of OpenAI")
+    parser.add_argument("--asynclog", action="store_true", help="raw openai vs wrap(client, mode='async')")
+    parser.add_argument("--stream", action="store_true", help="streamed calls (each stream read to its end)")
+    parser.add_argument("--chunks", type=int, default=200, help="chunks per streamed answer")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
