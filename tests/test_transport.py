@@ -20,12 +20,12 @@ def server() -> Iterator[FaultServer]:
         yield srv
 
 
-@pytest.fixture(params=["pool", "httpx"])
+@pytest.fixture(params=["direct", "httpx"])
 def transport(request: pytest.FixtureRequest) -> Iterator[RestTransport]:
-    """Both paths: the pooled one, and the one an httpx without an internal pool would take."""
+    """Both paths: our own HTTP/1.1 client, and httpx (what a proxied URL goes through)."""
     sender = RestTransport(timeout=5.0, connections=2)
     if request.param == "httpx":
-        sender._pool = None  # what __init__ does when the installed httpx has no pool to borrow
+        sender._direct = None
     yield sender
     sender.close()
 

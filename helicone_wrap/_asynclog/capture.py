@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import _guard
+from .. import _delivery, _guard
 from .._context import HeliconeContext
 from .._delivery.transport import _decoded
 from .._http import http
@@ -116,8 +116,6 @@ class Call:
                 ttft_ms=self.ttft,
                 note=note,
             )
-            from .. import _delivery
-
             _delivery.submit(KIND_LOG, self.id, [pending], state.log_target)
         except Exception as exc:
             _guard.internal_error("async-log", exc)

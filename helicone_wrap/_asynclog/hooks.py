@@ -97,9 +97,13 @@ def _build_hook(client: Any, state: LogState) -> Any:
     take_id = _headers.take_request_id
     current = _CURRENT.get
 
+    checked: list[HeliconeContext | None] = [None]  # the context last found valid: contexts never change
+
     def _build_request(*args: Any, **kwargs: Any) -> Any:
         ctx = current()
-        _check_context(ctx)  # the user's misconfiguration: raised before anything is sent
+        if ctx is not checked[0]:
+            _check_context(ctx)  # the user's misconfiguration: raised before anything is sent
+            checked[0] = ctx
         _check_call_headers(args[0] if args else kwargs.get("options"))
         request = build(*args, **kwargs)
         try:

@@ -114,6 +114,8 @@ class _WorkerState:
         self.threads: list[threading.Thread] = []
         self.transport: RestTransport | None = None
         self.headers: dict[tuple[str, str | None], dict[str, str]] = {}
+        #: ... and the base headers of async-mode log POSTs to that target (``Helicone-Auth``, no REST auth).
+        self.log_headers: dict[tuple[str, str | None], dict[str, str]] = {}
         self.outbox: Outbox | None = None
         self.counts = {"queued": 0, "delivered": 0, "failed": 0, "retried": 0, "dropped": 0, "spilled": 0, "replayed": 0,
                        "fallbacks": 0}

@@ -1,15 +1,10 @@
-"""Keep-alive HTTP for background delivery, on the connection pool of the installed httpx/httpx2.
+"""Keep-alive HTTP for background delivery: our own small HTTP/1.1 client, httpx for proxies.
 
-The delivery worker sends thousands of tiny requests to one or two hosts. ``httpx.Client`` and
-even ``httpx.Request`` spend more CPU per request than the socket work itself (URL parsing and
-validation, header normalisation, cookies, auth, redirects), so :class:`RestTransport` hands
-pre-encoded requests straight to the connection pool inside httpx's own ``HTTPTransport``. That
-pool comes from ``httpcore`` (``httpcore2`` under openai 3): the same stack, TLS set-up and
-keep-alive that httpx uses, nothing we add. Two fallbacks keep it honest:
-
-- an URL that an environment proxy applies to goes through an ``httpx.Client`` (which mounts
-  proxies);
-- an httpx without the internal pool goes through ``HTTPTransport.handle_request``.
+The delivery worker sends thousands of tiny requests to one or two hosts. ``httpx.Client``, and
+even httpcore's pool under it, spend several times more CPU per request than the socket work
+itself, so :class:`RestTransport` sends pre-encoded requests through :mod:`.http11` (stdlib
+sockets and ``ssl``, httpx's default TLS context). An URL that an environment proxy applies to,
+or with a scheme other than http/https, goes through an ``httpx.Client`` (which mounts proxies).
 
 Transport failures are raised as the installed httpx's own exception classes, so callers catch
 one family whichever path sent the request.
@@ -17,7 +12,7 @@ one family whichever path sent the request.
 
 from __future__ import annotations
 
-import importlib
+import threading
 import urllib.request
 import zlib
 from collections.abc import Callable, Mapping
@@ -25,6 +20,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from .._http import http
+from .http11 import Http11Client, Origin, encode_head
 
 _EMPTY: Mapping[str, str] = {}
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
@@ -42,11 +38,9 @@ class Answer(NamedTuple):
 
 
 class _Route(NamedTuple):
-    scheme: bytes
-    host: bytes
-    port: int | None
-    prefix: bytes  # the API URL's own path, without a trailing slash
-    host_header: tuple[bytes, bytes]
+    origin: Origin
+    host: str  # the Host header: the URL's own host[:port]
+    prefix: str  # the API URL's own path, without a trailing slash
 
 
 def uses_proxy(url: str) -> bool:
@@ -71,114 +65,67 @@ def _decoded(content: bytes, headers: Any) -> bytes:
     return content
 
 
-def _core_errors(core: Any) -> tuple[type[BaseException], ...]:
-    names = ("TimeoutException", "NetworkError", "ProtocolError", "ProxyError", "UnsupportedProtocol")
-    return tuple(getattr(core, name) for name in names if isinstance(getattr(core, name, None), type))
-
-
-def _as_http_error(exc: BaseException) -> BaseException:
-    """The httpx(2) exception matching a pool (httpcore) exception, e.g. ``ConnectError``."""
-    for cls in type(exc).__mro__:
-        mapped = getattr(http, cls.__name__, None)
-        if isinstance(mapped, type) and issubclass(mapped, http.TransportError):
-            return mapped(str(exc))  # type: ignore[no-any-return]
-    return http.TransportError(str(exc))  # type: ignore[no-any-return]
-
-
 class RestTransport:
-    """Send small requests over keep-alive connections, as cheaply as httpx's stack allows.
+    """Send small requests over keep-alive connections, at little more CPU than the socket work.
 
     Usage: ``RestTransport(timeout=10.0, connections=8).send("PUT", api_url, path, body, headers)``
     """
 
     def __init__(self, *, timeout: float, connections: int) -> None:
         connect = min(5.0, timeout)
-        limits = http.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self._client = http.Client(timeout=http.Timeout(timeout, connect=connect), limits=limits, follow_redirects=False)
-        self._transport = http.HTTPTransport(limits=limits)
-        self._extensions = {"timeout": {"connect": connect, "read": timeout, "write": timeout, "pool": timeout}}
-        pool = getattr(self._transport, "_pool", None)
-        self._pool: Any = pool if callable(getattr(pool, "handle_request", None)) else None
-        self._core: Any = None
-        self._errors: tuple[type[BaseException], ...] = ()
-        if self._pool is not None:
-            self._core = importlib.import_module(type(self._pool).__module__.split(".", 1)[0])
-            self._errors = _core_errors(self._core)
-            if not self._errors or not all(hasattr(self._core, n) for n in ("Request", "URL")):
-                self._pool = None  # pragma: no cover - an httpcore we do not know
+        self._timeout, self._connect_timeout, self._connections = timeout, connect, connections
+        self._client: Any = None  # an httpx Client, made on the first proxied request (it loads a TLS context)
+        self._client_lock = threading.Lock()
+        self._direct: Http11Client | None = Http11Client(timeout=timeout, connect_timeout=connect, keep=connections)
         self._routes: dict[str, _Route | None] = {}
-        self._proxied: dict[str, bool] = {}
-        self._headers: dict[tuple[bytes, tuple[tuple[str, str], ...]], list[tuple[bytes, bytes]]] = {}
-
-    def _is_proxied(self, api_url: str) -> bool:
-        proxied = self._proxied.get(api_url)
-        if proxied is None:
-            proxied = self._proxied[api_url] = uses_proxy(api_url)
-        return proxied
 
     def _route(self, api_url: str) -> _Route | None:
         route = self._routes.get(api_url, ...)
         if route is ...:
             route = None
-            if self._pool is not None and not self._is_proxied(api_url):
-                url = http.URL(api_url)
-                route = _Route(url.raw_scheme, url.raw_host, url.port, url.raw_path.split(b"?")[0].rstrip(b"/"),
-                               (b"Host", url.netloc))
+            parts = urlsplit(api_url)
+            if self._direct is not None and parts.scheme in ("http", "https") and parts.hostname \
+                    and not uses_proxy(api_url):
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+                host = parts.netloc.rpartition("@")[2]
+                route = _Route(Origin(parts.scheme, parts.hostname, port), host, parts.path.rstrip("/"))
             self._routes[api_url] = route
         return route
-
-    def _wire_headers(self, route: _Route, headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
-        key = (route.host_header[1], tuple(headers.items()))
-        wire = self._headers.get(key)
-        if wire is None:
-            wire = [route.host_header, *((k.encode("ascii"), v.encode("ascii")) for k, v in headers.items())]
-            if len(self._headers) > 256:
-                self._headers.clear()
-            self._headers[key] = wire
-        return wire
 
     def send(self, method: str, api_url: str, path: str, content: bytes, headers: Mapping[str, str]) -> Answer:
         """One request to ``api_url + path``; raises httpx's ``TransportError`` family on no answer.
 
-        The wire form of ``headers`` is cached, so pass the same few header sets again and again.
+        Usage: ``transport.send("POST", "https://api.worker.helicone.ai", "/oai/v1/log", body, headers)``
         """
         route = self._route(api_url)
-        if route is None:
-            return self._send_via_httpx(method, api_url, api_url + path, content, headers)
-        core = self._core
-        wire = [*self._wire_headers(route, headers), (b"Content-Length", str(len(content)).encode())]
-        target = route.prefix + quote(path, safe=_SAFE_PATH).encode("ascii")
-        url = core.URL(scheme=route.scheme, host=route.host, port=route.port, target=target)
-        request = core.Request(method.encode("ascii"), url, headers=wire, content=content, extensions=self._extensions)
-        try:
-            response = self._pool.handle_request(request)
-            try:
-                data: bytes = response.read()
-            finally:
-                response.close()
-        except self._errors as exc:
-            raise _as_http_error(exc) from exc
-        status: int = response.status
+        if route is None or self._direct is None:
+            return self._send_via_httpx(method, api_url + path, content, headers)
+        target = route.prefix + quote(path, safe=_SAFE_PATH)
+        head = encode_head(method, target, route.host, headers, len(content))
+        reply = self._direct.request(route.origin, head, content, method)
+        status = reply.status
         if 200 <= status < 300:
-            return Answer(status, data, _EMPTY)
-        answer_headers = http.Headers(response.headers)
-        return Answer(status, _decoded(data, answer_headers), answer_headers)
+            return Answer(status, reply.body, _EMPTY)
+        answer_headers = http.Headers(reply.headers)
+        return Answer(status, _decoded(reply.body, answer_headers), answer_headers)
 
-    def _send_via_httpx(self, method: str, api_url: str, url: str, content: bytes, headers: Mapping[str, str]) -> Answer:
-        if not self._is_proxied(api_url):
-            request = http.Request(method, url, content=content, headers=headers, extensions=self._extensions)
-            response = self._transport.handle_request(request)
-            try:
-                response.read()
-            finally:
-                response.close()
-        else:
-            response = self._client.request(method, url, content=content, headers=headers)
+    def _httpx_client(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                limits = http.Limits(max_connections=self._connections, max_keepalive_connections=self._connections)
+                timeout = http.Timeout(self._timeout, connect=self._connect_timeout)
+                self._client = http.Client(timeout=timeout, limits=limits, follow_redirects=False)
+            return self._client
+
+    def _send_via_httpx(self, method: str, url: str, content: bytes, headers: Mapping[str, str]) -> Answer:
+        response = self._httpx_client().request(method, url, content=content, headers=headers)
         return Answer(response.status_code, response.content, response.headers)
 
     def close(self) -> None:
         """Close the pooled connections."""
-        for closeable in (self._client, self._transport):
+        for closeable in (self._client, self._direct):
+            if closeable is None:
+                continue
             try:
                 closeable.close()
             except Exception:  # pragma: no cover - a sender may still be inside it

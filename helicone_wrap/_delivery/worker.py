@@ -235,9 +235,13 @@ class _Worker(_OutboxSide):
         if headers is None:
             headers = self.headers[cache_key] = {**_BASE_HEADERS, **target.auth_headers()}
         if op.kind == _api.KIND_LOG:  # an async-mode record: Helicone-Auth plus its own Helicone-* headers
-            from .._asynclog.record import log_headers
+            base = self.log_headers.get(cache_key)
+            if base is None:
+                from .._asynclog.record import log_headers
 
-            headers = log_headers(headers, target.api_key, op.body)
+                base = self.log_headers[cache_key] = log_headers(headers, target.api_key, {})
+            own = op.body.get("headers")
+            headers = {**base, **own} if own else base
         status: int | None = None
         body: Any = None
         answer_headers: Mapping[str, str] = {}
@@ -247,7 +251,9 @@ class _Worker(_OutboxSide):
                 request.method, op.api_url, request.path,
                 request.body if type(request.body) is bytes else json.dumps(request.body).encode(), headers,
             )
-            body = None if content == _OK_BODY else _api.decode_body(content)
+            # A 2xx needs its body only when it may be an error envelope (retry_decision reads "error").
+            body = None if content == _OK_BODY or (status < 300 and b'"error"' not in content) \
+                else _api.decode_body(content)
         except http.TransportError as exc:
             op.last_error = _shared_error(type(exc).__name__, str(exc), None)
         op.attempts += 1

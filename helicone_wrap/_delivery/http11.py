@@ -1,0 +1,340 @@
+"""A small HTTP/1.1 keep-alive client for the delivery worker's tiny requests (stdlib sockets only).
+
+Why not httpcore, which httpx uses: the worker sends one small request per operation (an async-mode
+log record, an ``enrich()`` property, a score), and httpcore's connection pool, h11's state machine
+and header validation cost several times the socket work itself. Measured on this project's
+loopback benchmark server, CPU per POST of a log record: httpcore2's pool 340 µs, ``http.client``
+214 µs, a single ``sendall`` plus a buffered read 42 µs. In async mode that cost is most of what
+the mode adds to a call, so the worker sends through this module.
+
+What it does, and only that:
+
+- one request at a time per connection; the request body is sent with ``Content-Length`` in the
+  same ``sendall`` as the head;
+- answers with ``Content-Length``, ``Transfer-Encoding: chunked`` or a body closed by the server;
+  1xx answers are skipped; no body for 204, 304 and ``HEAD``;
+- keep-alive unless the server says ``Connection: close`` (or is HTTP/1.0 without keep-alive); an
+  idle connection that the server closed, or that has been idle longer than :data:`KEEPALIVE_EXPIRY`,
+  is dropped before reuse, and a reused one that fails before the first byte of an answer is
+  retried once on a fresh connection (the server never answered, so nothing was processed twice
+  that a new attempt would not also risk);
+- TLS with the context httpx itself builds by default (``create_ssl_context()``: the same trust
+  store and ``SSL_CERT_FILE`` handling), SNI and hostname checks.
+
+Not here: proxies and any other scheme (``RestTransport`` sends those through httpx), HTTP/2,
+redirects, compression negotiation (no ``Accept-Encoding`` is sent; a compressed answer is still
+decoded by the caller). Failures raise the installed httpx's own exception classes
+(``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``, ``RemoteProtocolError``, ...), so callers
+catch one family whichever path sent the request.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+import time
+from typing import Any, NamedTuple
+
+from .._http import http
+
+#: Seconds an idle connection is kept for reuse (httpx's default keep-alive expiry).
+KEEPALIVE_EXPIRY = 5.0
+#: A connection idle for less than this is reused without first polling it for a close: in a
+#: burst that poll is one system call per request, and a close it would have caught is handled
+#: anyway (the request is sent again on a new connection when no byte of an answer came back).
+_FRESH = 1.0
+_MAX_LINE = 65536
+_MAX_HEADERS = 128
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class Origin(NamedTuple):
+    """Where to connect: ``scheme`` (``http``/``https``), host name or address, port."""
+
+    scheme: str
+    host: str
+    port: int
+
+
+class Reply(NamedTuple):
+    """One answer: status, raw body (not decompressed) and its raw header lines."""
+
+    status: int
+    body: bytes
+    lines: list[bytes]
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The headers as ``(name, value)`` pairs, in the order they came."""
+        return _pairs(self.lines)
+
+
+class _NoAnswer(Exception):
+    """The connection closed or reset before a single byte of an answer arrived."""
+
+
+class _Conn:
+    __slots__ = ("file", "idle_since", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.file = sock.makefile("rb")
+        self.idle_since = 0.0
+
+    def usable(self, now: float) -> bool:
+        """Idle for less than the expiry and not readable (readable while idle: closed by the server)."""
+        idle = now - self.idle_since
+        if idle > KEEPALIVE_EXPIRY:
+            return False
+        if idle < _FRESH:
+            return True
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def close(self) -> None:
+        for closeable in (self.file, self.sock):
+            try:
+                closeable.close()
+            except OSError:  # pragma: no cover - already broken
+                pass
+
+
+def _readline(file: Any) -> bytes:
+    line: bytes = file.readline(_MAX_LINE + 1)
+    if len(line) > _MAX_LINE:
+        raise http.RemoteProtocolError("an answer line is longer than 64 KiB")
+    return line
+
+
+def _read_head(file: Any) -> tuple[bytes, int, list[bytes]]:
+    """The version, status and raw header lines of one answer; :class:`_NoAnswer` if nothing came."""
+    try:
+        line = _readline(file)
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        raise _NoAnswer(str(exc)) from exc
+    if not line:
+        raise _NoAnswer("the server closed the connection without answering")
+    parts = line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+        raise http.RemoteProtocolError(f"not an HTTP/1.x status line: {line[:80]!r}")
+    lines: list[bytes] = []
+    while True:
+        line = _readline(file)
+        if line in (b"\r\n", b"\n"):
+            break
+        if not line:
+            raise http.RemoteProtocolError("the server closed the connection inside the answer's headers")
+        if b":" not in line or len(lines) >= _MAX_HEADERS:
+            raise http.RemoteProtocolError(f"malformed answer header: {line[:80]!r}")
+        lines.append(line)
+    return parts[0], int(parts[1]), lines
+
+
+def _pairs(lines: list[bytes]) -> list[tuple[str, str]]:
+    pairs = []
+    for line in lines:
+        name, _, value = line.partition(b":")
+        pairs.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
+    return pairs
+
+
+def _field(block: bytes, name: bytes) -> bytes | None:
+    """A header's value (repeats joined with ``,``) from the lower-cased ``\\n``-led header block."""
+    values = []
+    start = block.find(name)
+    while start >= 0:
+        end = block.find(b"\n", start + len(name))
+        values.append(block[start + len(name) : end].strip())
+        start = block.find(name, end)
+    return b",".join(values) if values else None
+
+
+def _read_exactly(file: Any, size: int) -> bytes:
+    data: bytes = file.read(size)
+    if len(data) != size:
+        raise http.RemoteProtocolError(f"the server closed the connection {size - len(data)} bytes before the body's end")
+    return data
+
+
+def _read_chunked(file: Any) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        size_line = _readline(file).split(b";", 1)[0].strip()
+        try:
+            size = int(size_line, 16)
+        except ValueError:
+            raise http.RemoteProtocolError(f"malformed chunk size: {size_line[:40]!r}") from None
+        if size == 0:
+            while _readline(file) not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return b"".join(parts)
+        parts.append(_read_exactly(file, size))
+        if _readline(file) not in (b"\r\n", b"\n"):
+            raise http.RemoteProtocolError("a chunk does not end with CRLF")
+
+
+def read_reply(file: Any, method: str) -> tuple[Reply, bool]:
+    """Read one whole answer from a buffered reader; also whether the connection may be reused.
+
+    Only ``Content-Length``, ``Transfer-Encoding`` and ``Connection`` are looked up on the way; the
+    other headers stay raw lines until someone reads :attr:`Reply.headers`' pairs (non-2xx answers).
+    Usage: ``reply, keep_alive = read_reply(sock.makefile("rb"), "POST")``
+    """
+    version, status, lines = _read_head(file)
+    while 100 <= status < 200 and status != 101:  # 100 Continue, 103 Early Hints: the answer follows
+        version, status, lines = _read_head(file)
+    block = b"\n" + b"\n".join(lines).lower()
+    connection = _field(block, b"\nconnection:") or b""
+    tokens = {token.strip() for token in connection.split(b",")}
+    keep_alive = (b"keep-alive" in tokens) if version == b"HTTP/1.0" else (b"close" not in tokens)
+    length = _field(block, b"\ncontent-length:")
+    if method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
+        body = b""
+    elif b"chunked" in (_field(block, b"\ntransfer-encoding:") or b""):
+        body = _read_chunked(file)
+    elif length is not None:
+        try:
+            size = int(length.split(b",")[0])
+        except ValueError:
+            raise http.RemoteProtocolError(f"malformed Content-Length: {length[:40]!r}") from None
+        body = _read_exactly(file, size)
+    else:  # delimited by the server closing the connection
+        body = file.read()
+        keep_alive = False
+    return Reply(status, body, lines), keep_alive
+
+
+def encode_head(method: str, target: str, host: str, headers: Any, length: int) -> bytes:
+    """The request head, with ``Host`` and ``Content-Length``; header injection is refused.
+
+    Usage: ``encode_head("POST", "/oai/v1/log", "127.0.0.1:8787", {"Content-Type": "application/json"}, 2)``
+    """
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{lines}Content-Length: {length}\r\n\r\n"
+    if head.count("\n") != len(headers) + 4 or head.count("\r") != len(headers) + 4 or "\0" in head:
+        raise http.LocalProtocolError("a header name or value contains CR, LF or NUL")
+    try:
+        return head.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise http.LocalProtocolError(f"a header is not ASCII: {exc}") from None
+
+
+class Http11Client:
+    """Keep-alive HTTP/1.1 connections to a few origins, shared by the delivery sender threads.
+
+    Usage: ``Http11Client(timeout=10.0, connect_timeout=5.0, keep=8).request(origin, head, body, "POST")``
+    """
+
+    def __init__(
+        self, *, timeout: float, connect_timeout: float, keep: int, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._keep = keep
+        self._ssl_context = ssl_context
+        self._idle: dict[Origin, list[_Conn]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _tls(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = http.create_ssl_context()
+        return self._ssl_context
+
+    def _connect(self, origin: Origin) -> _Conn:
+        try:
+            sock = socket.create_connection((origin.host, origin.port), timeout=self._connect_timeout)
+        except TimeoutError as exc:
+            raise http.ConnectTimeout(f"connect to {origin.host}:{origin.port} timed out") from exc
+        except OSError as exc:
+            raise http.ConnectError(str(exc) or type(exc).__name__) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if origin.scheme == "https":
+                sock = self._tls().wrap_socket(sock, server_hostname=origin.host)
+            sock.settimeout(self._timeout)
+        except TimeoutError as exc:
+            sock.close()
+            raise http.ConnectTimeout(f"TLS handshake with {origin.host}:{origin.port} timed out") from exc
+        except OSError as exc:  # ssl.SSLError is an OSError
+            sock.close()
+            raise http.ConnectError(str(exc) or type(exc).__name__) from exc
+        return _Conn(sock)
+
+    def _take(self, origin: Origin) -> _Conn | None:
+        now = time.monotonic()
+        with self._lock:
+            idle = self._idle.get(origin)
+            while idle:
+                conn = idle.pop()
+                if conn.usable(now):
+                    return conn
+                conn.close()
+        return None
+
+    def _give_back(self, origin: Origin, conn: _Conn) -> None:
+        conn.idle_since = time.monotonic()
+        with self._lock:
+            idle = self._idle.setdefault(origin, [])
+            if not self._closed and len(idle) < self._keep:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def request(self, origin: Origin, head: bytes, body: bytes, method: str) -> Reply:
+        """Send ``head + body`` and read the answer; raises httpx's ``TransportError`` family on none."""
+        conn = self._take(origin)
+        reused = conn is not None
+        while True:
+            if conn is None:
+                conn = self._connect(origin)
+            try:
+                reply, keep_alive = self._exchange(conn, head, body, method)
+            except _NoAnswer as exc:
+                conn.close()
+                if reused:  # a keep-alive connection the server dropped just now: once more, on a new one
+                    conn, reused = None, False
+                    continue
+                raise http.RemoteProtocolError(f"Server disconnected without sending a response ({exc})") from None
+            except BaseException:
+                conn.close()
+                raise
+            if keep_alive:
+                self._give_back(origin, conn)
+            else:
+                conn.close()
+            return reply
+
+    def _exchange(self, conn: _Conn, head: bytes, body: bytes, method: str) -> tuple[Reply, bool]:
+        try:
+            conn.sock.sendall(head + body if len(body) < 65536 else head)
+            if len(body) >= 65536:
+                conn.sock.sendall(body)
+        except TimeoutError as exc:
+            raise http.WriteTimeout("sending the request timed out") from exc
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise _NoAnswer(str(exc)) from exc
+        except OSError as exc:
+            raise http.WriteError(str(exc) or type(exc).__name__) from exc
+        try:
+            return read_reply(conn.file, method)
+        except TimeoutError as exc:
+            raise http.ReadTimeout("no answer within the read timeout") from exc
+        except (_NoAnswer, http.TransportError):
+            raise
+        except OSError as exc:
+            raise http.ReadError(str(exc) or type(exc).__name__) from exc
+
+    def close(self) -> None:
+        """Close every idle connection; later ones are closed when they come back."""
+        with self._lock:
+            self._closed = True
+            idle = [conn for conns in self._idle.values() for conn in conns]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
