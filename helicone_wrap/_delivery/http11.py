@@ -75,12 +75,79 @@ class _NoAnswer(Exception):
     """The connection closed or reset before a single byte of an answer arrived."""
 
 
+class _Reader:
+    """A socket's incoming bytes behind a buffer: the file interface :func:`read_reply` reads.
+
+    Compared with ``socket.makefile("rb")``, :meth:`head` takes a whole status line and header
+    block out of the buffer at once (usually one ``recv``) instead of one ``readline`` per header.
+    """
+
+    __slots__ = ("buf", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+
+    def _more(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self.buf[:size])
+        del self.buf[:size]
+        return data
+
+    def head(self) -> bytes:
+        """Everything up to and including the blank line that ends a head (b"" if the peer closed first)."""
+        buf, start = self.buf, 0
+        while True:
+            crlf, lf = buf.find(b"\r\n\r\n", start), buf.find(b"\n\n", start)
+            if crlf >= 0 and (lf < 0 or crlf < lf):
+                return self._take(crlf + 4)
+            if lf >= 0:
+                return self._take(lf + 2)
+            if len(buf) > _MAX_LINE * 4:
+                raise http.RemoteProtocolError("an answer's headers are longer than 256 KiB")
+            start = max(0, len(buf) - 3)
+            if not self._more():
+                if buf:
+                    raise http.RemoteProtocolError("the server closed the connection inside the answer's headers")
+                return b""
+
+    def readline(self, limit: int = -1) -> bytes:
+        buf, start = self.buf, 0
+        while True:
+            end = buf.find(b"\n", start)
+            if end >= 0:
+                return self._take(end + 1)
+            if 0 <= limit <= len(buf):
+                return self._take(limit)
+            start = len(buf)
+            if not self._more():
+                return self._take(len(buf))
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            while self._more():
+                pass
+            return self._take(len(self.buf))
+        while len(self.buf) < size and self._more():
+            pass
+        return self._take(size)
+
+    def close(self) -> None:
+        self.buf.clear()
+
+
 class _Conn:
     __slots__ = ("file", "idle_since", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.file = sock.makefile("rb")
+        self.file = _Reader(sock)
         self.idle_since = 0.0
 
     def usable(self, now: float) -> bool:
@@ -111,18 +178,29 @@ def _readline(file: Any) -> bytes:
     return line
 
 
-def _read_head(file: Any) -> tuple[bytes, int, list[bytes]]:
-    """The version, status and raw header lines of one answer; :class:`_NoAnswer` if nothing came."""
-    try:
-        line = _readline(file)
-    except (ConnectionResetError, BrokenPipeError) as exc:
-        raise _NoAnswer(str(exc)) from exc
-    if not line:
-        raise _NoAnswer("the server closed the connection without answering")
+def _status(line: bytes) -> tuple[bytes, int]:
     parts = line.split(None, 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
         raise http.RemoteProtocolError(f"not an HTTP/1.x status line: {line[:80]!r}")
-    lines: list[bytes] = []
+    return parts[0], int(parts[1])
+
+
+def _read_head(file: Any) -> tuple[bytes, int, list[bytes]]:
+    """The version, status and raw header lines of one answer; :class:`_NoAnswer` if nothing came."""
+    whole = getattr(file, "head", None)
+    try:
+        block = whole() if whole is not None else _readline(file)
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        raise _NoAnswer(str(exc)) from exc
+    if not block:
+        raise _NoAnswer("the server closed the connection without answering")
+    if whole is not None:
+        status_line, *lines = block.split(b"\n")[:-2]  # the block ends with the blank line
+        if len(lines) > _MAX_HEADERS or any(b":" not in line for line in lines):
+            raise http.RemoteProtocolError(f"malformed answer headers: {block[:120]!r}")
+        return (*_status(status_line), lines)
+    version, status = _status(block)
+    lines = []
     while True:
         line = _readline(file)
         if line in (b"\r\n", b"\n"):
@@ -132,7 +210,7 @@ def _read_head(file: Any) -> tuple[bytes, int, list[bytes]]:
         if b":" not in line or len(lines) >= _MAX_HEADERS:
             raise http.RemoteProtocolError(f"malformed answer header: {line[:80]!r}")
         lines.append(line)
-    return parts[0], int(parts[1]), lines
+    return version, status, lines
 
 
 def _pairs(lines: list[bytes]) -> list[tuple[str, str]]:
@@ -188,7 +266,7 @@ def read_reply(file: Any, method: str) -> tuple[Reply, bool]:
     version, status, lines = _read_head(file)
     while 100 <= status < 200 and status != 101:  # 100 Continue, 103 Early Hints: the answer follows
         version, status, lines = _read_head(file)
-    block = b"\n" + b"\n".join(lines).lower()
+    block = b"\n" + b"\n".join(lines).lower() + b"\n"
     connection = _field(block, b"\nconnection:") or b""
     tokens = {token.strip() for token in connection.split(b",")}
     keep_alive = (b"keep-alive" in tokens) if version == b"HTTP/1.0" else (b"close" not in tokens)
@@ -209,15 +287,52 @@ def read_reply(file: Any, method: str) -> tuple[Reply, bool]:
     return Reply(status, body, lines), keep_alive
 
 
-def encode_head(method: str, target: str, host: str, headers: Any, length: int) -> bytes:
-    """The request head, with ``Host`` and ``Content-Length``; header injection is refused.
+def _quick_reply(reader: _Reader) -> Reply | None:
+    """The common answer, read in one ``recv``: HTTP/1.1, 2xx to 4xx, ``Content-Length``, no
+    ``Connection`` or ``Transfer-Encoding`` header, head and whole body in the first read. Anything
+    else (None) stays in the reader's buffer for :func:`read_reply`. Keep-alive when it returns.
+    """
+    try:
+        data = reader.sock.recv(65536)
+    except (ConnectionResetError, BrokenPipeError) as exc:
+        raise _NoAnswer(str(exc)) from exc
+    if not data:
+        raise _NoAnswer("the server closed the connection without answering")
+    end = data.find(b"\r\n\r\n")
+    head = data[:end].lower()
+    at = head.find(b"\r\ncontent-length:")
+    if end < 0 or at < 0 or not head.startswith(b"http/1.1 ") or b"\r\nconnection:" in head \
+            or b"\r\ntransfer-encoding:" in head or not b"200" <= head[9:12] < b"500" or head[12:13] not in b" \r":
+        reader.buf += data
+        return None
+    stop = head.find(b"\r\n", at + 17)
+    length = head[at + 17 : stop if stop >= 0 else len(head)].strip()
+    body = data[end + 4 :]
+    if not length.isdigit() or len(body) != int(length):
+        reader.buf += data
+        return None
+    return Reply(int(head[9:12]), body, data[head.find(b"\r\n") + 2 : end].split(b"\r\n"))
 
-    Usage: ``encode_head("POST", "/oai/v1/log", "127.0.0.1:8787", {"Content-Type": "application/json"}, 2)``
+
+def header_lines(headers: Any) -> str:
+    """``Name: value\\r\\n`` for each header, checked: CR, LF or NUL in a name or value is refused.
+
+    Usage: ``header_lines({"Content-Type": "application/json"})``
     """
     lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
-    head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{lines}Content-Length: {length}\r\n\r\n"
-    if head.count("\n") != len(headers) + 4 or head.count("\r") != len(headers) + 4 or "\0" in head:
+    if lines.count("\n") != len(headers) or lines.count("\r") != len(headers) or "\0" in lines:
         raise http.LocalProtocolError("a header name or value contains CR, LF or NUL")
+    return lines
+
+
+def encode_head(method: str, target: str, host: str, headers: Any, length: int, lines: str = "") -> bytes:
+    """The request head, with ``Host``, ``lines`` (from :func:`header_lines`), ``headers`` and ``Content-Length``.
+
+    Header injection and non-ASCII headers are refused (``LocalProtocolError``).
+    Usage: ``encode_head("POST", "/oai/v1/log", "127.0.0.1:8787", {"Content-Type": "application/json"}, 2)``
+    """
+    own = header_lines(headers) if headers else ""
+    head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{lines}{own}Content-Length: {length}\r\n\r\n"
     try:
         return head.encode("ascii")
     except UnicodeEncodeError as exc:
@@ -322,7 +437,12 @@ class Http11Client:
         except OSError as exc:
             raise http.WriteError(str(exc) or type(exc).__name__) from exc
         try:
-            return read_reply(conn.file, method)
+            reader = conn.file
+            if not reader.buf and method != "HEAD":
+                quick = _quick_reply(reader)
+                if quick is not None:
+                    return quick, True
+            return read_reply(reader, method)
         except TimeoutError as exc:
             raise http.ReadTimeout("no answer within the read timeout") from exc
         except (_NoAnswer, http.TransportError):

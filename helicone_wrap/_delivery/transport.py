@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from .._http import http
-from .http11 import Http11Client, Origin, encode_head
+from .http11 import Http11Client, Origin, encode_head, header_lines
 
 _EMPTY: Mapping[str, str] = {}
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
@@ -78,6 +78,8 @@ class RestTransport:
         self._client_lock = threading.Lock()
         self._direct: Http11Client | None = Http11Client(timeout=timeout, connect_timeout=connect, keep=connections)
         self._routes: dict[str, _Route | None] = {}
+        self._targets: dict[tuple[str, str], str] = {}
+        self._lines: dict[int, tuple[Mapping[str, str], str]] = {}
 
     def _route(self, api_url: str) -> _Route | None:
         route = self._routes.get(api_url, ...)
@@ -92,16 +94,38 @@ class RestTransport:
             self._routes[api_url] = route
         return route
 
-    def send(self, method: str, api_url: str, path: str, content: bytes, headers: Mapping[str, str]) -> Answer:
+    def send(
+        self,
+        method: str,
+        api_url: str,
+        path: str,
+        content: bytes,
+        headers: Mapping[str, str],
+        extra: Mapping[str, str] | None = None,
+    ) -> Answer:
         """One request to ``api_url + path``; raises httpx's ``TransportError`` family on no answer.
 
+        ``headers`` are encoded once per mapping and reused: pass the same few, unchanging
+        mappings again and again, and what changes per request in ``extra``.
         Usage: ``transport.send("POST", "https://api.worker.helicone.ai", "/oai/v1/log", body, headers)``
         """
         route = self._route(api_url)
         if route is None or self._direct is None:
-            return self._send_via_httpx(method, api_url + path, content, headers)
-        target = route.prefix + quote(path, safe=_SAFE_PATH)
-        head = encode_head(method, target, route.host, headers, len(content))
+            return self._send_via_httpx(method, api_url + path, content, {**headers, **(extra or {})})
+        target = self._targets.get((route.prefix, path))
+        if target is None:
+            if len(self._targets) > 256:
+                self._targets.clear()
+            target = self._targets[(route.prefix, path)] = route.prefix + quote(path, safe=_SAFE_PATH)
+        known = self._lines.get(id(headers))
+        if known is None or known[0] is not headers:
+            if len(self._lines) > 64:
+                self._lines.clear()
+            known = self._lines[id(headers)] = (headers, header_lines(headers))  # holds it: the id stays its own
+        if extra and any(name in headers for name in extra):  # a per-request value replaces a shared one
+            head = encode_head(method, target, route.host, {**headers, **extra}, len(content))
+        else:
+            head = encode_head(method, target, route.host, extra, len(content), known[1])
         reply = self._direct.request(route.origin, head, content, method)
         status = reply.status
         if 200 <= status < 300:

@@ -240,8 +240,9 @@ class _Worker(_OutboxSide):
                 from .._asynclog.record import log_headers
 
                 base = self.log_headers[cache_key] = log_headers(headers, target.api_key, {})
-            own = op.body.get("headers")
-            headers = {**base, **own} if own else base
+            headers, extra = base, op.body.get("headers")
+        else:
+            extra = None
         status: int | None = None
         body: Any = None
         answer_headers: Mapping[str, str] = {}
@@ -249,7 +250,7 @@ class _Worker(_OutboxSide):
             assert self.transport is not None
             status, content, answer_headers = self.transport.send(
                 request.method, op.api_url, request.path,
-                request.body if type(request.body) is bytes else json.dumps(request.body).encode(), headers,
+                request.body if type(request.body) is bytes else json.dumps(request.body).encode(), headers, extra,
             )
             # A 2xx needs its body only when it may be an error envelope (retry_decision reads "error").
             body = None if content == _OK_BODY or (status < 300 and b'"error"' not in content) \
