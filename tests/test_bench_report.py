@@ -260,3 +260,28 @@ def test_one_feature_block_row_holds_the_call_overhead_target() -> None:
         assert got["Verdict"].startswith("met" if cached["ratio_cpu"]["median"] <= 1.03 else "MISSED")
         more = cached["added_cpu_us"]["median"] - plain["added_cpu_us"]["median"]
         assert f"{more:+.1f} µs vs the same call without the block" in got["Absolute (median per round)"]
+
+
+def _asynclog_step(quick: bool, primary: bool) -> tuple[list[str], float]:
+    steps, _ = run.plan(set(run.ALL), quick, primary, {})
+    [(argv, timeout)] = [(argv, timeout) for name, argv, timeout in steps if name == "asynclog"]
+    return argv, timeout
+
+
+def test_run_py_rss_run_covers_100000_async_calls_on_the_primary_full_run() -> None:
+    argv, timeout = _asynclog_step(quick=False, primary=True)
+    assert argv.count("--rss-calls") == 1
+    assert argv[argv.index("--rss-calls") + 1] == "100000"
+    assert timeout >= 900
+    argv, _ = _asynclog_step(quick=False, primary=False)
+    assert argv[argv.index("--rss-calls") + 1] == "20000"
+    argv, _ = _asynclog_step(quick=True, primary=True)
+    assert argv[argv.index("--rss-calls") + 1] == "2000"
+
+
+def test_run_py_plans_a_step_for_every_benchmark() -> None:
+    steps, skipped = run.plan(set(run.ALL), False, True, {"logfire": "not installable with openai>=3,<4: x"})
+    names = {name for name, _argv, _timeout in steps}
+    assert names == (set(run.ALL) - {"peers"}) | {"peer:langsmith", "peer:openinference", "peer:langfuse"}
+    assert skipped == [{"bench": "overhead", "variant": "logfire", "status": "not installable",
+                        "reason": "not installable with openai>=3,<4: x"}]
