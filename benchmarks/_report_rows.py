@@ -74,8 +74,8 @@ def asynclog_rows(table: Table, summary_lines: list[str], major: int, label: str
     async mode's CPU next to the peers that capture the same, measured in the same run.
     """
     rounds = f"medians of {r['rounds']} alternating rounds"
-    per_call = (("plain_caller_thread_cpu_us_per_call", "plain call, caller-thread CPU/call (µs)"),
-                ("plain_cpu_us_per_call", "plain call, whole-process CPU/call, worker included (µs)"))
+    per_call = (("plain_caller_thread_cpu_us_per_call", "plain call, caller-thread CPU/call"),
+                ("plain_cpu_us_per_call", "plain call, whole-process CPU/call, worker included"))
     for key, what in per_call:
         c = r[key]
         table.add(f"Async mode: {what}", label, f"≤ {TARGET_ASYNC_CALL}×", f"{c['ratio']:.3f}×", "—", "—",

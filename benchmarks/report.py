@@ -122,7 +122,7 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str], str]:
                     overhead[(major, api, r["variant"])] = r
                     s = r["ratio_cpu"]
                     absolute = (f"{r['raw_cpu_us']['median']:.0f} → {r['cpu_us']['median']:.0f} µs CPU/call "
-                                f"(+{r['added_cpu_us']['median']:.1f} µs); wall ratio {fmt_ratio(r['ratio_wall'])}")
+                                f"({r['added_cpu_us']['median']:+.1f} µs); wall ratio {fmt_ratio(r['ratio_wall'])}")
                     if r.get("process_medians"):
                         absolute += (f"; {r['processes']} processes pooled, their medians "
                                      + " / ".join(f"{m:.3f}" for m in r["process_medians"]))
@@ -367,6 +367,19 @@ def _document(raws: list[dict[str, Any]], md: list[str], summary_lines: list[str
     out.append("- **Memory** (`bench_memory.py`): see its docstring; RSS over all calls untraced, tracemalloc "
                "over a separate slice (tracing costs ~3.5× per call), after a warm-up, a delivery flush and "
                "`gc.collect()`.")
+    out.append("- **Async mode** (`bench_asynclog.py`): `wrap(client, mode=\"async\")` against raw openai in "
+               "alternating segments of one process; CPU per call on the caller's thread (`thread_time`) and for "
+               "the whole process (the delivery worker included, each segment ends with `flush()`). Its row next "
+               "to the peers repeats the sync peer ratios of the same `run.py` run (each peer against its own "
+               "raw baseline in its own process). RSS growth is over the 100,000-call run (flushed every 1,000 "
+               "calls); bytes per pending record by tracemalloc with the log host down; the fallback's added "
+               "latency with the gateway down and the circuit open.")
+    out.append("- **Gateway features** (`bench_gateway_features.py`): p50s of requests interleaved one by one: a "
+               "cache hit vs the miss path (an upstream that waits 20 ms), a hit vs a direct loopback call, and "
+               "a passing `Helicone-RateLimit-Policy` check vs the same call without it.")
+    out.append("- **Pending operations** (`bench_pending.py`): RSS per queued feedback operation while the REST "
+               "API refuses connections or answers 500, each in a fresh process; projected to the default "
+               "50,000-operation queue.")
     out.append("")
     if peer_info:
         out.append("## Peer modes")
