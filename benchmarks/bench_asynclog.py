@@ -160,10 +160,11 @@ def main() -> None:
                 result["ttft_ms_p50"] = {"raw": round(raw_t * 1e3, 3), "async": round(async_t * 1e3, 3),
                                          "ratio": round(async_t / raw_t, 3)}
         _segment(wrapped, 2000, False)
-        before = _rss_kb()
+        before, started = _rss_kb(), time.monotonic()
         for _ in range(args.rss_calls // 1000):
             _segment(wrapped, 1000, False)
-        result["rss_growth_kb"] = {"calls": args.rss_calls, "kb": _rss_kb() - before}
+        result["rss_growth_kb"] = {"calls": args.rss_calls, "kb": _rss_kb() - before,
+                                   "wall_s": round(time.monotonic() - started, 1)}
         result["delivery"] = str(helicone_wrap.delivery_stats())
         result["pending_record"] = _bytes_per_pending_record(server.url, args.pending_records)
         result["fallback_circuit_open"] = _fallback_latency(server.url, raw, args.fallback_calls)

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     missing = gateway_available()
     if missing is not None:
-        emit({"name": "gateway_features", "skipped": missing})
+        emit({"bench": "gateway_features", "status": "not run", "reason": missing})
         return
     slow, fast = start_server(delay_ms=args.delay_ms), start_server()
     gw_slow, gw_fast = start_gateway(slow.url + "/v1"), start_gateway(fast.url + "/v1")
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         for child in (gw_slow, gw_fast, slow, fast):
             child.stop()
-    result.update({"name": "gateway_features", "upstream_delay_ms": args.delay_ms,
+    result.update({"bench": "gateway_features", "status": "ok", "upstream_delay_ms": args.delay_ms,
                    "targets": {"miss_over_hit": ">= 20", "hit_added_over_direct_ms": "<= 1",
                                "rate_limit_added_ms": "<= 0.2"}})
     emit(result)

@@ -5,7 +5,10 @@ from one process in which raw and the variant were measured in alternating segme
 shows the median ratio over rounds, its min-max and interquartile range, the absolute medians,
 and a verdict against the target (``marginal`` when the spread crosses the target).
 
-Usage: ``python benchmarks/report.py benchmarks/.raw benchmarks/RESULTS.md``
+With a third argument (``scripts/bench`` passes ``README.md``) the table also replaces what that
+file holds between ``<!-- bench:start -->`` and ``<!-- bench:end -->``.
+
+Usage: ``python benchmarks/report.py benchmarks/.raw benchmarks/RESULTS.md [README.md]``
 """
 
 from __future__ import annotations
@@ -18,20 +21,28 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _report_rows import (
+    Table,
+    asynclog_rows,
+    gateway_features_rows,
+    mb,
+    not_run_row,
+    pending_rows,
+    server_side_rows,
+)
+
 TARGET_OVERHEAD = 1.03
 #: The lighter wrapped variants of bench_overhead's core mode, as the table names them.
 LIGHTER = {
     "wrapped-session": "session only (5 headers: auth, request id, session id/path/name)",
     "wrapped-bare": "no context (2 headers: auth, request id)",
 }
+#: bench_overhead's core-mode variants that get a row (``wrapped-cache``: one feature block active).
+OVERHEAD_VARIANTS = ("wrapped", "headers-only", "headers-floor", "wrapped-cache", *LIGHTER)
 TARGET_STREAM = 1.02
 TARGET_MEMORY_BYTES = 1_000_000
-TARGET_ENQUEUE_US = 20.0
-TARGET_DELIVERED_PER_S = 2000.0
-TARGET_ADDED_P50_MS = 1.0
-TARGET_ADDED_P99_MS = 5.0
-TARGET_GATEWAY_RPS = 1000.0
 PEER_RANGE = (1.25, 2.1)
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 PEER_LABELS = {
     "langsmith": "LangSmith wrap_openai",
     "openinference": "OpenInference OpenAIInstrumentor",
@@ -81,26 +92,8 @@ def peer_verdict(s: dict[str, float]) -> str:
     return "within expected range" if lo <= s["median"] <= hi else "outside expected 1.25–2.1×"
 
 
-def mb(n: float) -> str:
-    return f"{n / 1e6:.3f} MB"
-
-
-class Table:
-    def __init__(self) -> None:
-        self.rows: list[list[str]] = []
-
-    def add(self, *cells: str) -> None:
-        self.rows.append(list(cells))
-
-    def markdown(self) -> str:
-        head = ["Figure", "openai", "Target", "Ratio (median)", "Spread min–max", "IQR",
-                "Absolute (median per round)", "Verdict"]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
-        return "\n".join(lines)
-
-
-def build(raws: list[dict[str, Any]]) -> tuple[str, list[str]]:
+def build(raws: list[dict[str, Any]]) -> tuple[str, list[str], str]:
+    """RESULTS.md's text, the stdout summary lines, and the table alone (for README)."""
     table = Table()
     summary_lines: list[str] = []
     notes: list[str] = []
@@ -108,6 +101,7 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str]]:
     misses: list[str] = []
     profiles: dict[int, dict[str, Any]] = {}
     peer_info: dict[tuple[int, str], dict[str, Any]] = {}
+    sync_peers: dict[int, dict[str, dict[str, Any]]] = {}  # the peers' sync rows, for async mode's row
     memory: dict[int, dict[str, Any]] = {}
     overhead: dict[tuple[int, str, str], dict[str, Any]] = {}
     streaming: dict[tuple[int, str], dict[str, Any]] = {}
@@ -124,11 +118,11 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str]]:
         for api in ("sync", "async"):
             for r in by:
                 if r["bench"] == "overhead" and r.get("status") == "ok" and r["api"] == api \
-                        and r["variant"] in ("wrapped", "headers-only", "headers-floor", *LIGHTER):
+                        and r["variant"] in OVERHEAD_VARIANTS:
                     overhead[(major, api, r["variant"])] = r
                     s = r["ratio_cpu"]
                     absolute = (f"{r['raw_cpu_us']['median']:.0f} → {r['cpu_us']['median']:.0f} µs CPU/call "
-                                f"(+{r['added_cpu_us']['median']:.1f} µs); wall ratio {fmt_ratio(r['ratio_wall'])}")
+                                f"({r['added_cpu_us']['median']:+.1f} µs); wall ratio {fmt_ratio(r['ratio_wall'])}")
                     if r.get("process_medians"):
                         absolute += (f"; {r['processes']} processes pooled, their medians "
                                      + " / ".join(f"{m:.3f}" for m in r["process_medians"]))
@@ -139,6 +133,13 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str]]:
                         summary_lines.append(f"openai {major} {api:5} wrapped / raw CPU per call: "
                                              f"{fmt_ratio(s)} [{fmt_spread(s)}] target ≤ {TARGET_OVERHEAD} "
                                              f"-> {verdict(s, TARGET_OVERHEAD)}")
+                    elif r["variant"] == "wrapped-cache":
+                        base = overhead.get((major, api, "wrapped"))
+                        extra = (f"; {r['added_cpu_us']['median'] - base['added_cpu_us']['median']:+.1f} µs "
+                                 "vs the same call without the block" if base else "")
+                        table.add(f"  {api}: wrap(client), one feature block active: session+properties+cache() "
+                                  "(8 headers)", label, f"≤ {TARGET_OVERHEAD}×", fmt_ratio(s), fmt_spread(s),
+                                  fmt_iqr(s), absolute + extra, verdict(s, TARGET_OVERHEAD))
                     elif r["variant"] in LIGHTER:
                         table.add(f"  {api}: wrap(client), {LIGHTER[r['variant']]}", label,
                                   f"(≤ {TARGET_OVERHEAD}×)", fmt_ratio(s), fmt_spread(s), fmt_iqr(s), absolute,
@@ -165,6 +166,8 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str]]:
                 if r.get("status") != "ok":
                     continue
                 peer_info[(major, peer)] = r
+                if r["api"] == "sync":
+                    sync_peers.setdefault(major, {})[peer] = r
                 s = r["ratio_cpu"]
                 absolute = (f"{r['raw_cpu_us']['median']:.0f} → {r['cpu_us']['median']:.0f} µs CPU/call; "
                             f"wall ratio {fmt_ratio(r['ratio_wall'])}")
@@ -223,10 +226,16 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str]]:
             if r.get("stopped_early"):
                 notes.append(f"openai {major}: the memory run hit its time budget after {r['calls']:,} of "
                              f"{r['calls_planned']:,} calls.")
-        _server_side_rows(table, summary_lines, misses, major, label, by)
+        server_side_rows(table, summary_lines, misses, major, label, by)
         for r in by:
-            if r["bench"] == "asynclog" and r.get("status") == "ok":
-                _asynclog_rows(table, summary_lines, major, label, r)
+            if r.get("status") == "not run":
+                not_run_row(table, summary_lines, major, label, r)
+            elif r["bench"] == "gateway_features" and r.get("status") == "ok":
+                gateway_features_rows(table, summary_lines, major, label, r)
+            elif r["bench"] == "pending" and r.get("status", "ok") == "ok":
+                pending_rows(table, summary_lines, major, label, r)
+            elif r["bench"] == "asynclog" and r.get("status") == "ok":
+                asynclog_rows(table, summary_lines, major, label, r, sync_peers.get(major, {}))
         for r in by:
             if r["bench"] == "profile":
                 profiles[major] = r
@@ -238,99 +247,8 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str]]:
     md: list[str] = [table.markdown()]
     if misses:
         md += ["", "### Targets missed, and why", ""] + [f"- {m}" for m in misses]
-    return _document(raws, md, summary_lines, notes, failures, profiles, peer_info, memory), summary_lines
-
-
-def _asynclog_rows(table: Table, summary_lines: list[str], major: int, label: str, r: dict[str, Any]) -> None:
-    """Rows for async mode and the fallback (bench_asynclog.py: medians of alternating rounds)."""
-    for key, what, target in (("plain_cpu_us_per_call", "whole-process CPU/call (worker included)", 1.05),
-                              ("plain_caller_thread_cpu_us_per_call", "caller-thread CPU/call", 1.05),
-                              ("stream_cpu_us_per_call", "streamed call, whole-process CPU (per chunk)", 1.03),
-                              ("ttft_ms_p50", "time to first token, p50", 1.02)):
-        c = r[key]
-        table.add(f"Async mode: {what}", label, f"≤ {target}×", f"{c['ratio']:.3f}×", "—", "—",
-                  f"raw {c['raw']} → async {c['async']} (medians of {r['rounds']} alternating rounds)",
-                  _met(c["ratio"] <= target))
-        summary_lines.append(f"openai {major} async mode {what}: {c['ratio']:.3f}× (target ≤ {target})")
-    p = r["pending_record"]
-    table.add("Async mode: bytes held per pending record (log host down)", label, "reported", "—", "—", "—",
-              f"{p['bytes_per_record']:,} B over {p['records']:,} parked records (tracemalloc)", "reported")
-    f = r["fallback_circuit_open"]["p50_ms"]
-    table.add("Fallback: added latency per call, gateway down, circuit open (p50)", label, "≤ 1 ms", "—", "—", "—",
-              f"raw {f['raw']} ms → fallback {f['fallback']} ms", _met(f["added"] <= 1.0))
-    summary_lines.append(f"openai {major} fallback added p50 latency (circuit open): {f['added']} ms (≤ 1 ms)")
-
-
-def _met(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-def _server_side_rows(table: Table, summary_lines: list[str], misses: list[str], major: int, label: str,
-                      by: list[dict[str, Any]]) -> None:
-    """Rows for items 5-7: delivery, gateway, soak (absolute targets; side-by-side where there is a baseline)."""
-    for r in by:
-        if r["bench"] in ("delivery", "gateway", "soak") and r.get("status") == "not run":
-            table.add(f"{r['bench'].capitalize()}: not run", label, "—", "—", "—", "—", r["reason"], "—")
-            summary_lines.append(f"openai {major} {r['bench']}: not run: {r['reason']}")
-        if r["bench"] == "delivery" and r.get("status") == "ok":
-            e, d = r["enqueue_us"], r["delivered_per_s"]
-            kinds = ", ".join(f"{k} {v['median']:.1f}" for k, v in r["enqueue_us_by_kind"].items())
-            table.add("Delivery: enqueue cost per op on the caller's thread (thread CPU)", label,
-                      f"≤ {TARGET_ENQUEUE_US:g} µs", "n/a (absolute)", f"{e['min']:.1f}–{e['max']:.1f} µs",
-                      f"{e['q1']:.1f}–{e['q3']:.1f} µs", f"{e['median']:.1f} µs/op ({kinds})",
-                      _met(e["median"] <= TARGET_ENQUEUE_US))
-            table.add("Delivery: delivered ops/s to the local gateway (queue → flush)", label,
-                      f"≥ {TARGET_DELIVERED_PER_S:,.0f}/s", "n/a (absolute)", f"{d['min']:,.0f}–{d['max']:,.0f}/s",
-                      f"{d['q1']:,.0f}–{d['q3']:,.0f}/s",
-                      f"{d['median']:,.0f} ops/s over {r['rounds']} round(s); {r['arrived_at_gateway']:,} of "
-                      f"{r['http_ops_sent']:,} arrived; flush timeouts {r['flush_timeouts']}",
-                      _met(d["median"] >= TARGET_DELIVERED_PER_S))
-            summary_lines.append(f"openai {major} delivery: enqueue {e['median']:.1f} µs/op "
-                                 f"({_met(e['median'] <= TARGET_ENQUEUE_US)}), delivered {d['median']:,.0f} ops/s "
-                                 f"({_met(d['median'] >= TARGET_DELIVERED_PER_S)})")
-        if r["bench"] == "gateway" and r.get("status") == "ok":
-            lat, probe = r["latency"], r["nagle_probe"]
-            ratio = lat["ratio_p50_by_block"]
-            ok50 = lat["added_p50_ms"] <= TARGET_ADDED_P50_MS
-            ok99 = lat["added_p99_ms"] <= TARGET_ADDED_P99_MS
-            table.add("Gateway: added latency at concurrency 1, p50 / p99 (vs direct to the same upstream)",
-                      label, f"≤ {TARGET_ADDED_P50_MS:g} ms / ≤ {TARGET_ADDED_P99_MS:g} ms",
-                      f"{ratio['median']:.2f}× (p50 gateway/direct)", f"{ratio['min']:.2f}–{ratio['max']:.2f}",
-                      f"{ratio['q1']:.2f}–{ratio['q3']:.2f}",
-                      f"+{lat['added_p50_ms']:.2f} ms / +{lat['added_p99_ms']:.2f} ms (direct p50 "
-                      f"{lat['direct_p50_ms']:.2f} ms, gateway p50 {lat['gateway_p50_ms']:.2f} ms; "
-                      f"{lat['requests_each']:,} pairs)", f"{_met(ok50)} / {_met(ok99)}")
-            gw, direct = r["gateway_throughput"], r["direct_throughput"]
-            table.add(f"Gateway: throughput at concurrency {r['concurrency']}, logging on", label,
-                      f"≥ {TARGET_GATEWAY_RPS:,.0f} req/s", f"{r['throughput_ratio']:.3f}× of direct", "—", "—",
-                      f"{gw['req_per_s']:,.0f} req/s (direct to upstream {direct['req_per_s']:,.0f} req/s; "
-                      f"non-200: {gw['non_200'] or 0})", _met(gw["req_per_s"] >= TARGET_GATEWAY_RPS))
-            lost = max(r["rows_lost_by_counter"], r["rows_lost_by_id"])
-            table.add("Gateway: log rows lost", label, "0", "—", "—", "—",
-                      f"{lost} of {r['answered_200']:,} answered requests (store counter and id-by-id check "
-                      f"in the SQLite file)", _met(lost == 0))
-            summary_lines.append(f"openai {major} gateway: added p50 +{lat['added_p50_ms']:.2f} ms ({_met(ok50)}), "
-                                 f"p99 +{lat['added_p99_ms']:.2f} ms ({_met(ok99)}), {gw['req_per_s']:,.0f} req/s "
-                                 f"at c={r['concurrency']} ({_met(gw['req_per_s'] >= TARGET_GATEWAY_RPS)}), "
-                                 f"rows lost {lost}")
-            if probe["plain_ms"] > 10 * max(probe["quickack_ms"], 0.05):
-                misses.append(
-                    f"Gateway replies wait for the client's delayed ACK: `GET /healthz` takes "
-                    f"{probe['plain_ms']:.1f} ms on a plain keep-alive socket and {probe['quickack_ms']:.2f} ms when "
-                    "the client forces immediate ACKs (TCP_QUICKACK). The accepted sockets lack TCP_NODELAY: "
-                    "`gateway/server.py` creates the listening socket as `socket.socket(family, SOCK_STREAM)` "
-                    "(proto 0), and asyncio only sets TCP_NODELAY when `sock.proto == IPPROTO_TCP`; a reply "
-                    "written in two sends then stalls ~40 ms (Nagle + delayed ACK). Passing "
-                    "`socket.IPPROTO_TCP` as the third argument should fix it. Every gateway and delivery figure "
-                    "here carries this stall.")
-        if r["bench"] == "soak" and r.get("status") == "ok":
-            ok = r["delivered_ops"] == r["expected_ops"] and r["cross_talk"] == 0
-            fc = r.get("fault_counts") or {}
-            table.add(f"Soak: {r['expected_ops']:,} enrich/feedback/score ops, {r['workers']}, injected faults",
-                      label, "all delivered, cross-talk 0, ≤ 3 min", "—", "—", "—",
-                      f"**{r['summary']}** in {r['wall_s']} s (drained: {r['drained']}); faults hit: {fc}",
-                      _met(ok))
-            summary_lines.append(f"openai {major} soak: {r['summary']} in {r['wall_s']} s")
+    document = _document(raws, md, summary_lines, notes, failures, profiles, peer_info, memory)
+    return document, summary_lines, table.markdown()
 
 
 def _explain(major: int, overhead: dict[tuple[int, str, str], dict[str, Any]],
@@ -383,15 +301,31 @@ def _explain(major: int, overhead: dict[tuple[int, str, str], dict[str, Any]],
     return out
 
 
+def generated_line(quick: bool) -> str:
+    """The first line of RESULTS.md and of README's table: when, and whether it was a smoke run."""
+    return (f"Generated by `scripts/bench` ({time.strftime('%Y-%m-%d %H:%M %Z')})"
+            + (" — **QUICK smoke run: few rounds, small memory run; not for decisions**" if quick else "")
+            + ". Re-run: `scripts/bench` (full, ~20 min) or `scripts/bench --quick` (~6 min).")
+
+
+def update_readme(readme: Path, raws: list[dict[str, Any]], table_md: str) -> bool:
+    """Replace what README holds between ``<!-- bench:start -->`` and ``<!-- bench:end -->``; False if no markers."""
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    block = generated_line(any(r.get("quick") for r in raws)) + "\n\n" + table_md + "\n"
+    readme.write_text(text[: start + len(README_START)] + "\n" + block + text[end:])
+    return True
+
+
 def _document(raws: list[dict[str, Any]], md: list[str], summary_lines: list[str], notes: list[str],
               failures: list[str], profiles: dict[int, dict[str, Any]],
               peer_info: dict[tuple[int, str], dict[str, Any]], memory: dict[int, dict[str, Any]]) -> str:
     m = machine()
     quick = any(r.get("quick") for r in raws)
     out = ["# Benchmarks", ""]
-    out.append(f"Generated by `scripts/bench` ({time.strftime('%Y-%m-%d %H:%M %Z')})"
-               + (" — **QUICK smoke run: few rounds, small memory run; not for decisions**" if quick else "")
-               + ". Re-run: `scripts/bench` (full, ~12 min) or `scripts/bench --quick` (~4 min).")
+    out.append(generated_line(quick))
     out.append("")
     out.append("Every ratio is measured side by side in one process: raw openai and the variant run in "
                "alternating segments (order flipped every round) against the same loopback server, which "
@@ -433,6 +367,19 @@ def _document(raws: list[dict[str, Any]], md: list[str], summary_lines: list[str
     out.append("- **Memory** (`bench_memory.py`): see its docstring; RSS over all calls untraced, tracemalloc "
                "over a separate slice (tracing costs ~3.5× per call), after a warm-up, a delivery flush and "
                "`gc.collect()`.")
+    out.append("- **Async mode** (`bench_asynclog.py`): `wrap(client, mode=\"async\")` against raw openai in "
+               "alternating segments of one process; CPU per call on the caller's thread (`thread_time`) and for "
+               "the whole process (the delivery worker included, each segment ends with `flush()`). Its row next "
+               "to the peers repeats the sync peer ratios of the same `run.py` run (each peer against its own "
+               "raw baseline in its own process). RSS growth is over the 100,000-call run (flushed every 1,000 "
+               "calls); bytes per pending record by tracemalloc with the log host down; the fallback's added "
+               "latency with the gateway down and the circuit open.")
+    out.append("- **Gateway features** (`bench_gateway_features.py`): p50s of requests interleaved one by one: a "
+               "cache hit vs the miss path (an upstream that waits 20 ms), a hit vs a direct loopback call, and "
+               "a passing `Helicone-RateLimit-Policy` check vs the same call without it.")
+    out.append("- **Pending operations** (`bench_pending.py`): RSS per queued feedback operation while the REST "
+               "API refuses connections or answers 500, each in a fresh process; projected to the default "
+               "50,000-operation queue.")
     out.append("")
     if peer_info:
         out.append("## Peer modes")
@@ -511,10 +458,16 @@ def main(argv: list[str] | None = None) -> None:
     raws = [json.loads(p.read_text()) for p in sorted(raw_dir.glob("openai*.json"))]
     if not raws:
         sys.exit(f"no results in {raw_dir}; run scripts/bench first")
-    document, summary_lines = build(raws)
+    document, summary_lines, table_md = build(raws)
     target.write_text(document)
     print("\n".join(summary_lines))
     print(f"wrote {target}")
+    if len(args) > 2:
+        readme = Path(args[2])
+        if update_readme(readme, raws, table_md):
+            print(f"updated the table in {readme}")
+        else:
+            print(f"{readme} has no {README_START} ... {README_END} markers; left as it was")
 
 
 if __name__ == "__main__":
