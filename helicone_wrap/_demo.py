@@ -38,10 +38,11 @@ from ._api import HeliconeAPI
 from ._api.render import fmt_ms, plural, session_tree, sessions_table
 from ._api.rows import RequestRow
 from ._config import ENV_NAMES
-from ._context import properties, session, trace, user
 from ._features import cache
 from ._meta import helicone_meta
 from ._results import enrich, feedback, request_id, score
+from ._session import session, trace
+from ._tags import properties, user
 from ._wrap import wrap
 
 __all__ = ["DEMO_KEY", "default_gateway_db", "run_demo"]
