@@ -17,17 +17,7 @@ from ._api import AsyncHeliconeAPI, HeliconeAPI
 from ._api.filters import F, Filter, all_of, any_of, compile_filter
 from ._api.rows import RequestRow, SessionCount, SessionRow
 from ._api.sessiontree import SessionNode, SessionTree
-from ._context import (
-    ContextThreadPoolExecutor,
-    HeliconeContext,
-    SessionInfo,
-    current,
-    properties,
-    run_in_context,
-    session,
-    trace,
-    user,
-)
+from ._context import ContextThreadPoolExecutor, HeliconeContext, current, run_in_context
 from ._delivery import DEFAULT_OUTBOX, Delivery, DeliveryStats, configure, flush, stats as delivery_stats
 from ._exceptions import (
     HeliconeAPIError,
@@ -44,6 +34,8 @@ from ._features import cache, llm_security, moderation, omit, posthog, prompt, r
 from ._headers import decode_value
 from ._meta import HeliconeMeta, RateLimitMeta, helicone_meta
 from ._results import enrich, feedback, request_id, score
+from ._session import SessionInfo, session, trace
+from ._tags import properties, user
 from ._version import __version__
 from ._wrap import is_wrapped, unwrap, wrap
 

@@ -3,8 +3,8 @@
 It starts the local gateway in-process on a free port, runs a session with steps
 ``/abstract``, ``/outline`` and ``/outline/chapter-1..3`` (some streamed, some async), ``/title``
 (asked twice with ``cache()``: the second answer is Helicone's cache HIT) and ``/summary`` (in
-async logging mode: the offline model answers directly, the log goes to ``/oai/v1/log``) as user
-``demo-user``, enriches, rates and scores results, flushes, then reads the session back through
+async logging mode: a second, unlogged offline model stands in for the provider and answers
+directly, the log goes to the gateway's ``/oai/v1/log``) as user ``demo-user``, enriches, rates and scores results, flushes, then reads the session back through
 the REST API, checks that everything arrived, and prints it as a tree. Every ``✓`` stands for a
 check that passed; a failed one prints ``✗`` with what went wrong, and the exit status is 1.
 
@@ -38,10 +38,11 @@ from ._api import HeliconeAPI
 from ._api.render import fmt_ms, plural, session_tree, sessions_table
 from ._api.rows import RequestRow
 from ._config import ENV_NAMES
-from ._context import properties, session, trace, user
 from ._features import cache
 from ._meta import helicone_meta
 from ._results import enrich, feedback, request_id, score
+from ._session import session, trace
+from ._tags import properties, user
 from ._wrap import wrap
 
 __all__ = ["DEMO_KEY", "default_gateway_db", "run_demo"]
@@ -137,14 +138,17 @@ def _run(console: Console, path: str, *, temporary: bool, keep: bool, pace: tupl
     started = time.perf_counter()
     report = _Report(console)
     gateway = GatewayServer(port=0, db=path, offline_ttft=pace[0], offline_chunk_delay=pace[1], access_log=True)
-    with gateway:
+    # Async mode calls the provider directly; the gateway's own /v1 would log that call as a second,
+    # sessionless row, so the provider is another offline model whose log is thrown away.
+    provider = GatewayServer(port=0, offline_ttft=pace[0], offline_chunk_delay=pace[1])
+    with gateway, provider:
         gateway.access_log = False  # quiet during the story; on while --keep serves
         console.print(f"[bold]Local Helicone gateway[/] on {gateway.url} (offline model)")
         console.print(f"  Log: {'a temporary database' if temporary else path}", soft_wrap=True)
         ignored = [name for name in ENV_NAMES if os.environ.get(name)]
         console.print(f"  Everything goes to this gateway only{_ignoring(ignored)}.")
         try:
-            sid = _story(console, report, gateway.url)
+            sid = _story(console, report, gateway.url, provider.url)
         except OpenAIError as exc:  # a call failed: say which error stopped the story
             report.check(False, "", f"the story stopped: {type(exc).__name__}: {exc}")
             sid = None
@@ -162,12 +166,15 @@ def _run(console: Console, path: str, *, temporary: bool, keep: bool, pace: tupl
     return 0
 
 
-def _story(console: Console, report: _Report, url: str) -> str:
-    """Run the session; its id. A failed call raises the openai error."""
+def _story(console: Console, report: _Report, url: str, provider: str) -> str:
+    """Run the session against the gateway at ``url`` (async mode calls ``provider`` directly); its id.
+
+    A failed call raises the openai error.
+    """
     client = wrap(OpenAI(api_key="sk-offline-demo", base_url=url + "/v1"), api_key=DEMO_KEY, base_url=url)
     aclient = wrap(AsyncOpenAI(api_key="sk-offline-demo", base_url=url + "/v1"), api_key=DEMO_KEY, base_url=url)
-    # Async logging mode: the "provider" is the gateway's offline model, the log goes to /oai/v1/log.
-    logged = wrap(OpenAI(api_key="sk-offline-demo", base_url=url + "/v1"), mode="async", api_key=DEMO_KEY,
+    # Async logging mode: the provider answers directly, the log goes to the gateway's /oai/v1/log.
+    logged = wrap(OpenAI(api_key="sk-offline-demo", base_url=provider + "/v1"), mode="async", api_key=DEMO_KEY,
                   base_url=url)
     try:
         with session("Course Plan", path="/abstract") as course, properties(course="space-101"), user(USER):

@@ -48,6 +48,8 @@ FALLBACKS = (None, "direct")
 EXT = "helicone_wrap.fallback"
 #: Request extension on a direct attempt: its Helicone request id (it carries no Helicone header).
 ID_EXT = "helicone_wrap.fallback_id"
+#: A direct attempt's async-mode record (its own key, so an async-mode hook on the same httpx client ignores it).
+CALL_EXT = "helicone_wrap.fallback_call"
 #: Seconds calls go direct after a connect failure before the gateway is probed again.
 COOLDOWN = 10.0
 
@@ -164,8 +166,8 @@ class Fallback:
                 return provider + url[len(gateway) :]
         return None
 
-    def direct(self, request: Any) -> tuple[Any, Any] | None:
-        """The provider-bound copy of a gateway request and its async-mode record, or None."""
+    def direct(self, request: Any) -> Any | None:
+        """The provider-bound copy of a gateway request, with its async-mode record under ``CALL_EXT``, or None."""
         url = self.provider_url(str(request.url))
         if url is None:
             return None
@@ -187,11 +189,11 @@ class Fallback:
                 kept.append((name, target.netloc))
             elif lower != b"helicone-auth":
                 kept.append((name, value))
+        state = LogState(log_target=self.log_target, rest_target=self.rest_target, static=logged)
         extensions = {k: v for k, v in request.extensions.items() if k != EXT}
         extensions[ID_EXT] = request_id
-        direct = http.Request(request.method, target, headers=kept, stream=request.stream, extensions=extensions)
-        state = LogState(log_target=self.log_target, rest_target=self.rest_target, static=logged)
-        return direct, Call(state, request_id, EMPTY)
+        extensions[CALL_EXT] = Call(state, request_id, EMPTY)
+        return http.Request(request.method, target, headers=kept, stream=request.stream, extensions=extensions)
 
 
 def build(
@@ -224,7 +226,13 @@ def _count() -> None:
 
 
 def sync_send_hook(send: Any) -> Any:
-    """Wrap a sync ``send(request, *, stream, ...)``; requests without a :class:`Fallback` pass untouched."""
+    """Wrap a sync ``send(request, *, stream, ...)``; requests without a :class:`Fallback` pass untouched.
+
+    A direct attempt goes through async mode's send hook (keyed on ``CALL_EXT``), which records it for the log.
+    """
+    from ._asynclog.capture import sync_send_hook as recording
+
+    recorded = recording(send, CALL_EXT)
 
     def _send(request: Any, *args: Any, **kwargs: Any) -> Any:
         fallback = request.extensions.get(EXT)
@@ -246,21 +254,16 @@ def sync_send_hook(send: Any) -> Any:
             planned = _plan(fallback, request)
             if planned is None:
                 return send(request, *args, **kwargs)
-        direct, call = planned
-        call.begin(direct)
-        try:
-            response = send(direct, *args, **kwargs)
-        except BaseException as exc:
-            call.failed(exc)
-            raise
-        call.answered(response)
-        return response
+        return recorded(planned, *args, **kwargs)
 
     return _send
 
 
 def async_send_hook(send: Any) -> Any:
     """The async twin of :func:`sync_send_hook`."""
+    from ._asynclog.capture import async_send_hook as recording
+
+    recorded = recording(send, CALL_EXT)
 
     async def _send(request: Any, *args: Any, **kwargs: Any) -> Any:
         fallback = request.extensions.get(EXT)
@@ -282,20 +285,12 @@ def async_send_hook(send: Any) -> Any:
             planned = _plan(fallback, request)
             if planned is None:
                 return await send(request, *args, **kwargs)
-        direct, call = planned
-        call.begin(direct)
-        try:
-            response = await send(direct, *args, **kwargs)
-        except BaseException as exc:
-            call.failed(exc)
-            raise
-        call.answered(response)
-        return response
+        return await recorded(planned, *args, **kwargs)
 
     return _send
 
 
-def _plan(fallback: Fallback, request: Any) -> tuple[Any, Any] | None:
+def _plan(fallback: Fallback, request: Any) -> Any | None:
     """The direct attempt for ``request`` (counted), or None when it cannot be mapped (then no fallback)."""
     try:
         planned = fallback.direct(request)

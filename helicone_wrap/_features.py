@@ -25,7 +25,8 @@ from types import MappingProxyType
 from typing import Literal
 
 from . import _headers
-from ._context import HeliconeContext, _Block, _snapshot
+from ._block import _Block
+from ._context import HeliconeContext, _snapshot
 from ._exceptions import HeliconeValidationError
 
 __all__ = ["cache", "llm_security", "moderation", "omit", "posthog", "prompt", "rate_limit", "retries"]

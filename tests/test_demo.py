@@ -15,6 +15,7 @@ import pytest
 from rich.console import Console
 
 from helicone_wrap import _delivery
+from helicone_wrap._api import HeliconeAPI
 from helicone_wrap._demo import run_demo
 from helicone_wrap.gateway import FaultPlan, GatewayServer
 from helicone_wrap.gateway.asgi import send_bytes
@@ -37,7 +38,8 @@ def test_demo_ignores_an_exported_helicone_environment(recorder: FaultServer, tm
     xdg = tmp_path / "xdg"
     env = {**os.environ, "COLUMNS": "240", "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(xdg),
            "HELICONE_API_KEY": "sk-helicone-real-user-key-9999",
-           "HELICONE_BASE_URL": recorder.url, "HELICONE_API_URL": recorder.url}
+           "HELICONE_BASE_URL": recorder.url, "HELICONE_API_URL": recorder.url,
+           "HELICONE_WRAP_OFFLINE_TTFT_MS": "3", "HELICONE_WRAP_OFFLINE_TOKEN_MS": "0.2"}  # no need to pace here
     done = subprocess.run(
         [sys.executable, "-m", "helicone_wrap.cli", "demo"], capture_output=True, text=True, timeout=120, env=env
     )
@@ -104,9 +106,28 @@ def test_demo_says_so_when_the_async_log_does_not_arrive(
         await send_bytes(send, 500, b"log store down", b"text/plain")
 
     monkeypatch.setattr(AsyncLogEndpoint, "__call__", refuse)
+    _delivery.configure(lag_window=0.3)  # give up on the refused record quickly rather than at the 10 s flush bound
     buffer = io.StringIO()
     assert run_demo(Console(file=buffer, width=200)) == 1
     out = buffer.getvalue()
     assert "✓ /summary   async mode, no proxy" in out
     assert "✗ /summary: its async log did not arrive" in out and "logged asynchronously" not in out
     assert "read back 7 requests of 8; missing: request /summary" in out and "Done" not in out
+
+
+def test_every_row_the_demo_logs_belongs_to_its_session(_fresh_delivery: None, tmp_path: Path) -> None:
+    """The async-mode step (/summary) talks to its provider directly and logs through /oai/v1/log:
+    the demo's log then holds exactly the 8 rows of the story, each in the Course Plan session,
+    and the summary prompt is logged once (no sessionless row from the provider call)."""
+    db = tmp_path / "demo.sqlite3"
+    buffer = io.StringIO()
+    assert run_demo(Console(file=buffer, width=200), db=str(db)) == 0, buffer.getvalue()
+    sid = buffer.getvalue().split("(id ", 1)[1].split(")", 1)[0]
+    with GatewayServer(port=0, db=str(db)) as gw, HeliconeAPI(api_key="k", base_url=gw.url) as api:
+        rows = api.requests.query(limit=100)
+        summaries = [api.requests.get(r.request_id, include_body=True) for r in rows]
+    assert sorted((str(r.session_id), str(r.session_path)) for r in rows) == sorted(
+        (sid, p) for p in ("/abstract", "/outline", "/outline/chapter-1", "/outline/chapter-2",
+                           "/outline/chapter-3", "/title", "/title", "/summary"))
+    asked = [r for r in summaries if r is not None and "Summarize" in str(r.request_body)]
+    assert [(r.session_id, r.session_path, r.request_user_id) for r in asked] == [(sid, "/summary", "demo-user")]

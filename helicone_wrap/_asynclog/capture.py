@@ -256,11 +256,14 @@ class _AsyncRecorder(http.AsyncByteStream):  # type: ignore[misc]
 # -- the send seam -------------------------------------------------------------------------------------
 
 
-def sync_send_hook(send: Any) -> Any:
-    """Wrap a sync ``send(request, *, stream, ...)``: requests without a :class:`Call` pass untouched."""
+def sync_send_hook(send: Any, ext: str = EXT) -> Any:
+    """Wrap a sync ``send(request, *, stream, ...)``: requests without a :class:`Call` pass untouched.
+
+    ``ext`` is the request extension that holds the :class:`Call` (fallback's direct attempts use their own).
+    """
 
     def _send(request: Any, *args: Any, **kwargs: Any) -> Any:
-        call = request.extensions.get(EXT)
+        call = request.extensions.get(ext)
         if call is None:
             return send(request, *args, **kwargs)
         call.begin(request)
@@ -275,11 +278,11 @@ def sync_send_hook(send: Any) -> Any:
     return _send
 
 
-def async_send_hook(send: Any) -> Any:
+def async_send_hook(send: Any, ext: str = EXT) -> Any:
     """The async twin of :func:`sync_send_hook`."""
 
     async def _send(request: Any, *args: Any, **kwargs: Any) -> Any:
-        call = request.extensions.get(EXT)
+        call = request.extensions.get(ext)
         if call is None:
             return await send(request, *args, **kwargs)
         call.begin(request)
