@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gzip
+import zlib
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -47,6 +49,29 @@ def test_error_answers_carry_case_insensitive_headers(server: FaultServer, trans
     assert answer.status == 429
     assert answer.headers["retry-after"] == "3" and answer.headers["Retry-After"] == "3"
     assert b"slow down" in answer.content
+
+
+ERROR_BODY = b'{"data": null, "error": "Request not found"}'
+
+COMPRESSIONS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,  # RFC 1950 zlib stream, what "deflate" means
+    "raw-deflate": lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS),  # what some servers send instead
+}
+
+
+@pytest.mark.parametrize("encoding", list(COMPRESSIONS))
+def test_compressed_error_body_is_decoded(server: FaultServer, transport: RestTransport, encoding: str) -> None:
+    """A compressed non-2xx body comes back decoded (the worker reads Helicone's error envelope
+    from it), with every header, looked up in any case."""
+    name = "deflate" if encoding == "raw-deflate" else encoding
+    compressed = COMPRESSIONS[encoding](ERROR_BODY)
+    server.when(reply(500, compressed, {"Content-Encoding": name, "X-Request-Id": "r-1"}))
+    answer = transport.send("PUT", server.url, "/v1/request/abc/property", b"{}", HEADERS)
+    assert (answer.status, answer.content) == (500, ERROR_BODY)
+    assert answer.headers["content-encoding"] == answer.headers["CONTENT-ENCODING"] == name
+    assert answer.headers["x-request-id"] == answer.headers["X-Request-ID"] == "r-1"
+    assert answer.headers["content-length"] == str(len(compressed))
 
 
 def test_connections_are_reused(server: FaultServer, transport: RestTransport) -> None:
