@@ -281,6 +281,43 @@ def test_a_refused_port_raises_connect_error(client: Http11Client) -> None:
         send(client, closed_port())
 
 
+@pytest.mark.parametrize(
+    "length", [b"-1", b"1_0", b"+5", b"5, 6"], ids=["negative", "underscore", "plus", "conflicting"]
+)
+def test_a_malformed_content_length_is_a_protocol_error(client: Http11Client, length: bytes) -> None:
+    """A Content-Length that is not one decimal number raises at once (not a hang to the timeout)."""
+    bad = b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\n\r\n0123456789"
+    with RawServer(lambda req: [bad]) as server:
+        start = time.monotonic()
+        with pytest.raises(http.RemoteProtocolError):
+            send(client, server.port)
+    assert time.monotonic() - start < 1.0
+
+
+
+def test_a_repeated_equal_content_length_is_accepted(client: Http11Client) -> None:
+    """Two Content-Length headers (or a list) with one value: the body is read with that length."""
+    twice = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5, 5\r\n\r\nhello"
+    with RawServer(lambda req: [twice] if req.number == 0 else echo(req)) as server:
+        assert send(client, server.port).body == b"hello"
+        assert send(client, server.port, "/next").body == b"/next"
+
+
+@pytest.mark.parametrize(
+    ("size", "data"),
+    [(b"-1", b"hello"), (b"0x5", b"hello"), (b"+5", b"hello"), (b"1_0", b"0123456789"), (b"", b"")],
+    ids=["negative", "0x", "plus", "underscore", "empty"],
+)
+def test_a_malformed_chunk_size_is_a_protocol_error(client: Http11Client, size: bytes, data: bytes) -> None:
+    """A chunk size that is not hex digits raises at once (not a hang to the timeout, not a guess)."""
+    bad = _HEAD_CHUNKED + size + b"\r\n" + data + b"\r\n0\r\n\r\n"
+    with RawServer(lambda req: [bad]) as server:
+        start = time.monotonic()
+        with pytest.raises(http.RemoteProtocolError):
+            send(client, server.port)
+    assert time.monotonic() - start < 1.0
+
+
 # --- header injection -------------------------------------------------------------------------------
 
 INJECTIONS = [

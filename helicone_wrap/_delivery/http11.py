@@ -48,6 +48,7 @@ _FRESH = 1.0
 _MAX_LINE = 65536
 _MAX_HEADERS = 128
 _NO_BODY_STATUS = frozenset({204, 304})
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 class Origin(NamedTuple):
@@ -154,6 +155,17 @@ def _field(block: bytes, name: bytes) -> bytes | None:
     return b",".join(values) if values else None
 
 
+def _content_length(value: bytes) -> int:
+    """One decimal number (repeats must agree); ``int()`` alone would take "-1", "+5" or "1_0"."""
+    size = value
+    if b"," in value:
+        sizes = {part.strip() for part in value.split(b",")}
+        size = sizes.pop() if len(sizes) == 1 else b""
+    if not size.isdigit():  # bytes.isdigit() is ASCII digits only
+        raise http.RemoteProtocolError(f"malformed Content-Length: {value[:40]!r}")
+    return int(size)
+
+
 def _read_exactly(file: Any, size: int) -> bytes:
     data: bytes = file.read(size)
     if len(data) != size:
@@ -165,10 +177,10 @@ def _read_chunked(file: Any) -> bytes:
     parts: list[bytes] = []
     while True:
         size_line = _readline(file).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise http.RemoteProtocolError(f"malformed chunk size: {size_line[:40]!r}") from None
+        # Hex digits only: int(..., 16) alone would take "-1" (read to the end), "0x5", "+5" or "1_0".
+        if not size_line or size_line.translate(None, _HEX_DIGITS) or len(size_line) > 16:
+            raise http.RemoteProtocolError(f"malformed chunk size: {size_line[:40]!r}")
+        size = int(size_line, 16)
         if size == 0:
             while _readline(file) not in (b"\r\n", b"\n", b""):  # trailers
                 pass
@@ -198,11 +210,7 @@ def read_reply(file: Any, method: str) -> tuple[Reply, bool]:
     elif b"chunked" in (_field(block, b"\ntransfer-encoding:") or b""):
         body = _read_chunked(file)
     elif length is not None:
-        try:
-            size = int(length.split(b",")[0])
-        except ValueError:
-            raise http.RemoteProtocolError(f"malformed Content-Length: {length[:40]!r}") from None
-        body = _read_exactly(file, size)
+        body = _read_exactly(file, _content_length(length))
     else:  # delimited by the server closing the connection
         body = file.read()
         keep_alive = False
