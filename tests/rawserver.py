@@ -11,7 +11,9 @@ Each accepted connection gets a thread that reads one request at a time (head pl
 
 An action is ``bytes`` (sent as is), a ``float`` (pause that many seconds), or one of
 :data:`CLOSE` (FIN), :data:`RESET` (RST: ``SO_LINGER`` 0) and :data:`HANG` (never answer, until
-the server stops). Give ``tls=`` a server-side :class:`ssl.SSLContext` to speak TLS.
+the server stops). Give ``tls=`` a server-side :class:`ssl.SSLContext` to speak TLS, and
+``read_body=False`` to play the script after the request head alone (a server that answers
+early, e.g. 413, without reading the body: its script should end with CLOSE or RESET).
 
 The server also notes requests that arrived while a request on the same connection was still
 unanswered (:attr:`RawServer.overlaps`): a client that shares a connection between threads.
@@ -63,8 +65,15 @@ def answer(
 class RawServer:
     """The server; use it as a context manager."""
 
-    def __init__(self, script: Callable[[RawRequest], list[Action]], *, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        script: Callable[[RawRequest], list[Action]],
+        *,
+        tls: ssl.SSLContext | None = None,
+        read_body: bool = True,
+    ) -> None:
         self.script = script
+        self.read_body = read_body
         self.requests: list[RawRequest] = []
         self.connections = 0
         self.overlaps = 0
@@ -146,7 +155,7 @@ class RawServer:
             for line in header_lines:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
-            size = int(headers.get("content-length", "0"))
+            size = int(headers.get("content-length", "0")) if self.read_body else 0
             while len(buffer) < size:
                 data = sock.recv(65536)
                 if not data:

@@ -262,6 +262,25 @@ def test_a_cut_answer_is_an_error_never_a_short_body(client: Http11Client, parti
     assert [req.target for req in server.requests] == ["/cut", "/next"]
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["fresh", "reused"])
+def test_an_early_answer_to_an_unread_large_body_is_returned(client: Http11Client, warm: bool) -> None:
+    """A server that answers 413 after the head and closes without reading a 5 MB body (the kernel
+    resets the connection while the body is still being sent): the 413 is returned, as httpx does,
+    not "Server disconnected without sending a response", and the body is not sent again."""
+    too_large = answer(413, b"too large", (("Connection", "close"),))
+
+    def script(req: RawRequest) -> list[Action]:
+        return [too_large, 0.05, CLOSE] if req.target == "/big" else echo(req)
+
+    with RawServer(script, read_body=False) as server:
+        if warm:
+            send(client, server.port, "/warm", body=b"")
+        reply = send(client, server.port, "/big", body=b"x" * 5_000_000)
+        assert send(client, server.port, "/next", body=b"").body == b"/next"
+    assert (reply.status, reply.body) == (413, b"too large")
+    assert [req.target for req in server.requests] == ["/warm", "/big", "/next"][0 if warm else 1 :]
+
+
 @pytest.mark.parametrize("stall", [[HANG], [_HEAD_100 + b"some", HANG]], ids=["no-answer", "mid-body"])
 def test_a_silent_server_raises_read_timeout_in_time(stall: list[Action]) -> None:
     """A server that stops sending raises ReadTimeout after the read timeout, not later."""

@@ -10,7 +10,8 @@ the mode adds to a call, so the worker sends through this module.
 What it does, and only that:
 
 - one request at a time per connection; the request body is sent with ``Content-Length`` in the
-  same ``sendall`` as the head;
+  same ``sendall`` as the head; an answer that a server sent before it stopped reading the body
+  (and closed) is still read and returned;
 - answers with ``Content-Length``, ``Transfer-Encoding: chunked`` or a body closed by the server;
   1xx answers are skipped; no body for 204, 304 and ``HEAD``;
 - keep-alive unless the server says ``Connection: close`` (or is HTTP/1.0 without keep-alive); an
@@ -319,24 +320,30 @@ class Http11Client:
             return reply
 
     def _exchange(self, conn: _Conn, head: bytes, body: bytes, method: str) -> tuple[Reply, bool]:
+        write_error: OSError | None = None
         try:
             conn.sock.sendall(head + body if len(body) < 65536 else head)
             if len(body) >= 65536:
                 conn.sock.sendall(body)
         except TimeoutError as exc:
             raise http.WriteTimeout("sending the request timed out") from exc
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            raise _NoAnswer(str(exc)) from exc
         except OSError as exc:
-            raise http.WriteError(str(exc) or type(exc).__name__) from exc
+            # A server may answer (413, 400 "Payload too large") and close before reading the whole
+            # body: the send then fails, but the answer is there to read (httpcore does the same).
+            write_error = exc
         try:
-            return read_reply(conn.file, method)
+            reply, keep_alive = read_reply(conn.file, method)
         except TimeoutError as exc:
             raise http.ReadTimeout("no answer within the read timeout") from exc
-        except (_NoAnswer, http.TransportError):
+        except _NoAnswer:
+            if write_error is None or isinstance(write_error, (BrokenPipeError, ConnectionResetError)):
+                raise
+            raise http.WriteError(str(write_error) or type(write_error).__name__) from write_error
+        except http.TransportError:
             raise
         except OSError as exc:
             raise http.ReadError(str(exc) or type(exc).__name__) from exc
+        return reply, keep_alive and write_error is None
 
     def close(self) -> None:
         """Close every idle connection; later ones are closed when they come back."""
