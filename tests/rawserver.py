@@ -10,8 +10,8 @@ Each accepted connection gets a thread that reads one request at a time (head pl
         ...  # server.port, server.requests, server.connections
 
 An action is ``bytes`` (sent as is), a ``float`` (pause that many seconds), or one of
-:data:`CLOSE` (FIN), :data:`RESET` (RST: ``SO_LINGER`` 0) and :data:`HANG` (never answer, until
-the server stops). Give ``tls=`` a server-side :class:`ssl.SSLContext` to speak TLS, and
+:data:`CLOSE` (FIN), :data:`RESET` (RST: ``SO_LINGER`` 0), :data:`HALF_CLOSE` (FIN, but keep
+reading requests) and :data:`HANG` (never answer, until the server stops). Give ``tls=`` a server-side :class:`ssl.SSLContext` to speak TLS, and
 ``read_body=False`` to play the script after the request head alone (a server that answers
 early, e.g. 413, without reading the body: its script should end with CLOSE or RESET).
 
@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 CLOSE = "close"
+HALF_CLOSE = "half-close"
 RESET = "reset"
 HANG = "hang"
 Action = bytes | float | str
@@ -187,6 +188,8 @@ class RawServer:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
                 return True
+            elif action == HALF_CLOSE:
+                sock.shutdown(socket.SHUT_WR)
             elif action == CLOSE:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)

@@ -9,6 +9,7 @@ share between the sender threads.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import subprocess
 import threading
@@ -18,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from helicone_wrap._delivery import http11
 from helicone_wrap._delivery.http11 import Http11Client, Origin, Reply, encode_head
 from helicone_wrap._delivery.transport import RestTransport
 from helicone_wrap._http import http
 
 from .faultserver import closed_port
-from .rawserver import CLOSE, HANG, RESET, Action, RawRequest, RawServer, answer
+from .rawserver import CLOSE, HALF_CLOSE, HANG, RESET, Action, RawRequest, RawServer, answer
 
 JSON = {"Content-Type": "application/json"}
 
@@ -176,6 +178,18 @@ def test_connection_header_and_http10(client: Http11Client, version: str, connec
     assert server.connections == (1 if reused else 3)
 
 
+def test_an_idle_connection_past_the_expiry_is_not_reused(client: Http11Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection idle longer than KEEPALIVE_EXPIRY is closed, not reused, although the server
+    keeps it open (servers drop idle ones on their own schedule; a stale one risks a failed send)."""
+    monkeypatch.setattr(http11, "KEEPALIVE_EXPIRY", 0.1)
+    with RawServer(echo) as server:
+        send(client, server.port, "/0")
+        send(client, server.port, "/1")
+        time.sleep(0.2)
+        send(client, server.port, "/2")
+    assert server.connections == 2
+
+
 def _once_each(server: RawServer, count: int) -> None:
     targets = [req.target for req in server.requests]
     assert targets == [f"/{i}" for i in range(count)], "every request reached the server exactly once"
@@ -203,6 +217,23 @@ def test_server_closes_an_idle_connection_after_a_pause(client: Http11Client, dr
     assert (first.body, second.body) == (b"/0", b"/1")
     _once_each(server, 2)
     assert server.connections == 2
+
+
+def test_an_idle_connection_the_server_finished_is_not_sent_on() -> None:
+    """The server sent FIN on the idle connection (it will not answer there) but would still read
+    what arrives: after the pause the client sees the FIN and sends on a new connection, so the
+    request is read by the server once, not once on the dead connection and again on the retry."""
+    sender = make_client()
+
+    def script(req: RawRequest) -> list[Action]:
+        return [CLOSE] if req.number > 0 else [answer(200, req.target.encode()), 0.1, HALF_CLOSE]
+
+    with RawServer(script) as server:
+        send(sender, server.port, "/0")
+        time.sleep(1.2)
+        assert send(sender, server.port, "/1").body == b"/1"
+    sender.close()
+    _once_each(server, 2)
 
 
 @pytest.mark.parametrize("drop", [CLOSE, RESET])
@@ -281,18 +312,48 @@ def test_an_early_answer_to_an_unread_large_body_is_returned(client: Http11Clien
     assert [req.target for req in server.requests] == ["/warm", "/big", "/next"][0 if warm else 1 :]
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["fresh", "reused"])
 @pytest.mark.parametrize("stall", [[HANG], [_HEAD_100 + b"some", HANG]], ids=["no-answer", "mid-body"])
-def test_a_silent_server_raises_read_timeout_in_time(stall: list[Action]) -> None:
-    """A server that stops sending raises ReadTimeout after the read timeout, not later."""
+def test_a_silent_server_raises_read_timeout_in_time(stall: list[Action], warm: bool) -> None:
+    """A server that stops sending raises ReadTimeout after the read timeout, not later, and the
+    request is not sent again (a reused connection that times out is not retried)."""
     sender = make_client(timeout=0.3)
-    with RawServer(lambda req: stall) as server:
+    with RawServer(lambda req: stall if req.target == "/slow" else echo(req)) as server:
+        if warm:
+            send(sender, server.port, "/warm")
         start = time.monotonic()
         with pytest.raises(http.ReadTimeout):
-            send(sender, server.port)
+            send(sender, server.port, "/slow")
         elapsed = time.monotonic() - start
     sender.close()
     assert 0.25 <= elapsed < 1.5
-    assert len(server.requests) == 1
+    assert [req.target for req in server.requests] == ["/warm", "/slow"][0 if warm else 1 :]
+
+
+def test_a_full_accept_queue_raises_connect_timeout() -> None:
+    """A listener that accepts nothing (its queue full, so SYNs are dropped): ConnectTimeout."""
+    sender = Http11Client(timeout=2.0, connect_timeout=0.3, keep=1)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(8):  # fill the queue: until one connect times out
+                filler = socket.socket()
+                fillers.append(filler)
+                filler.settimeout(0.2)
+                try:
+                    filler.connect(("127.0.0.1", port))
+                except TimeoutError:
+                    break
+            start = time.monotonic()
+            with pytest.raises(http.ConnectTimeout):
+                send(sender, port)
+            assert time.monotonic() - start < 1.5
+        finally:
+            for filler in fillers:
+                filler.close()
 
 
 def test_a_refused_port_raises_connect_error(client: Http11Client) -> None:
@@ -409,10 +470,11 @@ def test_tls_with_a_trusted_certificate_keeps_alive(certificate: tuple[Path, Pat
     assert server.connections == 1 and names == ["localhost"]
 
 
-def test_tls_server_closing_after_each_answer(certificate: tuple[Path, Path]) -> None:
+@pytest.mark.parametrize("drop", [CLOSE, RESET])
+def test_tls_server_closing_after_each_answer(certificate: tuple[Path, Path], drop: str) -> None:
     """A TLS server that drops each connection after answering: every request still succeeds once."""
     sender = make_client(ssl_context=trusting(certificate))
-    server, _ = tls_server(certificate, lambda req: [answer(200, req.target.encode()), 0.001, CLOSE])
+    server, _ = tls_server(certificate, lambda req: [answer(200, req.target.encode()), 0.001, drop])
     with server:
         bodies = [send(sender, server.port, f"/{i}", host="localhost", scheme="https").body for i in range(4)]
     sender.close()

@@ -53,10 +53,16 @@ def test_error_answers_carry_case_insensitive_headers(server: FaultServer, trans
 
 ERROR_BODY = b'{"data": null, "error": "Request not found"}'
 
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # zlib.compress() has no wbits on Python 3.10
+    return compressor.compress(data) + compressor.flush()
+
+
 COMPRESSIONS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": gzip.compress,
     "deflate": zlib.compress,  # RFC 1950 zlib stream, what "deflate" means
-    "raw-deflate": lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS),  # what some servers send instead
+    "raw-deflate": _raw_deflate,  # what some servers send instead
 }
 
 
