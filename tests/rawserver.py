@@ -203,5 +203,6 @@ class RawServer:
 def _readable(sock: socket.socket) -> bool:
     if isinstance(sock, ssl.SSLSocket) and sock.pending():
         return True
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
+    poller = select.poll()  # not select(): it refuses descriptors over 1023
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))

@@ -9,6 +9,8 @@ share between the sender threads.
 
 from __future__ import annotations
 
+import os
+import resource
 import socket
 import ssl
 import subprocess
@@ -188,6 +190,33 @@ def test_an_idle_connection_past_the_expiry_is_not_reused(client: Http11Client, 
         time.sleep(0.2)
         send(client, server.port, "/2")
     assert server.connections == 2
+
+
+@pytest.fixture
+def many_open_files() -> Iterator[None]:
+    """Over 1024 descriptors open, so new sockets get numbers that ``select()`` refuses."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    fillers: list[int] = []
+    try:
+        while not fillers or fillers[-1] < 1100:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+        yield
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_keep_alive_with_descriptors_above_1024(client: Http11Client, many_open_files: None) -> None:
+    """In a process with many open files, a connection idle for over a second is still checked and
+    reused (``select()`` raises for a descriptor over 1023; that used to drop every such connection)."""
+    with RawServer(echo) as server:
+        send(client, server.port, "/0")
+        time.sleep(1.1)
+        assert send(client, server.port, "/1").body == b"/1"
+    assert server.connections == 1
 
 
 def _once_each(server: RawServer, count: int) -> None:

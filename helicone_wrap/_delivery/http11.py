@@ -50,6 +50,7 @@ _MAX_LINE = 65536
 _MAX_HEADERS = 128
 _NO_BODY_STATUS = frozenset({204, 304})
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
+_POLL = hasattr(select, "poll")
 
 
 class Origin(NamedTuple):
@@ -93,10 +94,9 @@ class _Conn:
         if idle < _FRESH:
             return True
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            return not _readable(self.sock)
         except (OSError, ValueError):
             return False
-        return not readable
 
     def close(self) -> None:
         for closeable in (self.file, self.sock):
@@ -104,6 +104,17 @@ class _Conn:
                 closeable.close()
             except OSError:  # pragma: no cover - already broken
                 pass
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Data or a close waits on ``sock``; poll() where there is one: select() refuses a descriptor
+    numbered over 1023 (any process with many open files), which would drop every idle connection."""
+    if _POLL:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([sock], [], [], 0)  # pragma: no cover - Windows
+    return bool(readable)
 
 
 def _readline(file: Any) -> bytes:
