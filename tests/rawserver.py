@@ -63,6 +63,11 @@ def answer(
     return "".join(lines).encode("latin-1") + b"\r\n" + body
 
 
+def echo(req: RawRequest) -> list[Action]:
+    """A script: answer every request with its own target, so a mixed-up answer shows."""
+    return [answer(200, req.target.encode())]
+
+
 class RawServer:
     """The server; use it as a context manager."""
 

@@ -3,8 +3,8 @@
 What users rely on: every answer framing a server may use is read whole (and a short one is an
 error, never a silent short body), keep-alive connections are reused and a dropped one costs
 neither the request nor a duplicate, failures raise the installed httpx's exception classes,
-header injection is refused before anything is sent, TLS is verified, and one client is safe to
-share between the sender threads.
+header injection is refused before anything is sent, and one client is safe to share between
+the sender threads. TLS: test_http11_tls.py.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import os
 import resource
 import socket
 import ssl
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -27,7 +25,7 @@ from helicone_wrap._delivery.transport import RestTransport
 from helicone_wrap._http import http
 
 from .faultserver import closed_port
-from .rawserver import CLOSE, HALF_CLOSE, HANG, RESET, Action, RawRequest, RawServer, answer
+from .rawserver import CLOSE, HALF_CLOSE, HANG, RESET, Action, RawRequest, RawServer, answer, echo
 
 JSON = {"Content-Type": "application/json"}
 
@@ -48,11 +46,6 @@ def send(
 ) -> Reply:
     head = encode_head(method, target, f"{host}:{port}", JSON, len(body))
     return client.request(Origin(scheme, host, port), head, body, method)
-
-
-def echo(req: RawRequest) -> list[Action]:
-    """Answer every request with its own target, so a mixed-up answer shows."""
-    return [answer(200, req.target.encode())]
 
 
 @pytest.fixture
@@ -219,7 +212,8 @@ def test_keep_alive_with_descriptors_above_1024(client: Http11Client, many_open_
     assert server.connections == 1
 
 
-def _once_each(server: RawServer, count: int) -> None:
+def once_each(server: RawServer, count: int) -> None:
+    """The server received ``/0`` ... ``/<count-1>``, each exactly once, in order."""
     targets = [req.target for req in server.requests]
     assert targets == [f"/{i}" for i in range(count)], "every request reached the server exactly once"
 
@@ -231,7 +225,7 @@ def test_server_closes_right_after_the_answer(client: Http11Client, drop: str) -
     with RawServer(lambda req: [answer(200, req.target.encode()), 0.001, drop]) as server:
         bodies = [send(client, server.port, f"/{i}").body for i in range(6)]
     assert bodies == [f"/{i}".encode() for i in range(6)]
-    _once_each(server, 6)
+    once_each(server, 6)
     assert server.connections == 6
 
 
@@ -244,7 +238,7 @@ def test_server_closes_an_idle_connection_after_a_pause(client: Http11Client, dr
         time.sleep(1.2)
         second = send(client, server.port, "/1")
     assert (first.body, second.body) == (b"/0", b"/1")
-    _once_each(server, 2)
+    once_each(server, 2)
     assert server.connections == 2
 
 
@@ -262,7 +256,7 @@ def test_an_idle_connection_the_server_finished_is_not_sent_on() -> None:
         time.sleep(1.2)
         assert send(sender, server.port, "/1").body == b"/1"
     sender.close()
-    _once_each(server, 2)
+    once_each(server, 2)
 
 
 @pytest.mark.parametrize("drop", [CLOSE, RESET])
@@ -451,100 +445,6 @@ def test_header_injection_is_refused_before_sending(name: str, value: str) -> No
         assert sender.send("POST", f"http://127.0.0.1:{server.port}", "/v1/ok", b"{}", JSON).status == 200
     sender.close()
     assert [req.target for req in server.requests] == ["/v1/ok"]
-
-
-# --- TLS ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for ``localhost`` only (no IP address in it)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
-def tls_server(
-    certificate: tuple[Path, Path], script: Callable[[RawRequest], list[Action]] = echo
-) -> tuple[RawServer, list[str | None]]:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*certificate)
-    names: list[str | None] = []
-
-    def note_name(sock: ssl.SSLObject, name: str, ctx: ssl.SSLContext) -> None:
-        names.append(name)  # None when the client sent no SNI
-
-    context.sni_callback = note_name
-    return RawServer(script, tls=context), names
-
-
-def trusting(certificate: tuple[Path, Path]) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(certificate[0]))
-
-
-def test_tls_with_a_trusted_certificate_keeps_alive(certificate: tuple[Path, Path]) -> None:
-    """With a context that trusts the certificate: answers over one TLS connection, SNI sent."""
-    sender = make_client(ssl_context=trusting(certificate))
-    server, names = tls_server(certificate)
-    with server:
-        bodies = [send(sender, server.port, f"/{i}", host="localhost", scheme="https").body for i in range(10)]
-    sender.close()
-    assert bodies == [f"/{i}".encode() for i in range(10)]
-    assert server.connections == 1 and names == ["localhost"]
-
-
-@pytest.mark.parametrize("drop", [CLOSE, RESET])
-def test_tls_server_closing_after_each_answer(certificate: tuple[Path, Path], drop: str) -> None:
-    """A TLS server that drops each connection after answering: every request still succeeds once."""
-    sender = make_client(ssl_context=trusting(certificate))
-    server, _ = tls_server(certificate, lambda req: [answer(200, req.target.encode()), 0.001, drop])
-    with server:
-        bodies = [send(sender, server.port, f"/{i}", host="localhost", scheme="https").body for i in range(4)]
-    sender.close()
-    assert bodies == [f"/{i}".encode() for i in range(4)]
-    _once_each(server, 4)
-
-
-def test_tls_untrusted_certificate_raises_connect_error(certificate: tuple[Path, Path]) -> None:
-    """The default context (httpx's trust store) rejects a self-signed certificate; nothing is sent."""
-    sender = make_client()
-    server, _ = tls_server(certificate)
-    with server:
-        with pytest.raises(http.ConnectError):
-            send(sender, server.port, host="localhost", scheme="https")
-    sender.close()
-    assert server.requests == []
-
-
-def test_tls_hostname_mismatch_raises_connect_error(certificate: tuple[Path, Path]) -> None:
-    """A trusted certificate for ``localhost`` reached as ``127.0.0.1``: the name check fails."""
-    sender = make_client(ssl_context=trusting(certificate))
-    server, _ = tls_server(certificate)
-    with server:
-        with pytest.raises(http.ConnectError):
-            send(sender, server.port, host="127.0.0.1", scheme="https")
-    sender.close()
-    assert server.requests == []
-
-
-@pytest.mark.parametrize("path", ["direct", "httpx"])
-def test_ssl_cert_file_is_honoured(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, path: str) -> None:
-    """``SSL_CERT_FILE`` (a company CA) is trusted by RestTransport on both its paths."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    sender = RestTransport(timeout=3.0, connections=2)
-    if path == "httpx":
-        sender._direct = None
-    server, _ = tls_server(certificate)
-    with server:
-        answer_ = sender.send("POST", f"https://localhost:{server.port}", "/v1/x", b"{}", JSON)
-    sender.close()
-    assert (answer_.status, answer_.content) == (200, b"/v1/x")
 
 
 # --- threads -------------------------------------------------------------------------------------------
