@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gzip
+import zlib
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -47,6 +49,45 @@ def test_error_answers_carry_case_insensitive_headers(server: FaultServer, trans
     assert answer.status == 429
     assert answer.headers["retry-after"] == "3" and answer.headers["Retry-After"] == "3"
     assert b"slow down" in answer.content
+
+
+ERROR_BODY = b'{"data": null, "error": "Request not found"}'
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # zlib.compress() has no wbits on Python 3.10
+    return compressor.compress(data) + compressor.flush()
+
+
+COMPRESSIONS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,  # RFC 1950 zlib stream, what "deflate" means
+    "raw-deflate": _raw_deflate,  # what some servers send instead
+}
+
+
+@pytest.mark.parametrize("encoding", list(COMPRESSIONS))
+def test_compressed_error_body_is_decoded(server: FaultServer, transport: RestTransport, encoding: str) -> None:
+    """A compressed non-2xx body comes back decoded (the worker reads Helicone's error envelope
+    from it), with every header, looked up in any case."""
+    name = "deflate" if encoding == "raw-deflate" else encoding
+    compressed = COMPRESSIONS[encoding](ERROR_BODY)
+    server.when(reply(500, compressed, {"Content-Encoding": name, "X-Request-Id": "r-1"}))
+    answer = transport.send("PUT", server.url, "/v1/request/abc/property", b"{}", HEADERS)
+    assert (answer.status, answer.content) == (500, ERROR_BODY)
+    assert answer.headers["content-encoding"] == answer.headers["CONTENT-ENCODING"] == name
+    assert answer.headers["x-request-id"] == answer.headers["X-Request-ID"] == "r-1"
+    assert answer.headers["content-length"] == str(len(compressed))
+
+
+@pytest.mark.parametrize("encoding", list(COMPRESSIONS))
+def test_compressed_success_body_is_decoded(server: FaultServer, transport: RestTransport, encoding: str) -> None:
+    """A compressed 2xx body comes back decoded too: the worker looks for Helicone's error envelope
+    (``{"error": ...}`` with a 200) in it, and a still-compressed body would pass as delivered."""
+    name = "deflate" if encoding == "raw-deflate" else encoding
+    server.when(reply(200, COMPRESSIONS[encoding](ERROR_BODY), {"Content-Encoding": name}))
+    answer = transport.send("POST", server.url, "/v1/request/abc/feedback", b"{}", HEADERS)
+    assert (answer.status, answer.content) == (200, ERROR_BODY)
 
 
 def test_connections_are_reused(server: FaultServer, transport: RestTransport) -> None:

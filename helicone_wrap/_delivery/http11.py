@@ -10,7 +10,8 @@ the mode adds to a call, so the worker sends through this module.
 What it does, and only that:
 
 - one request at a time per connection; the request body is sent with ``Content-Length`` in the
-  same ``sendall`` as the head;
+  same ``sendall`` as the head; an answer that a server sent before it stopped reading the body
+  (and closed) is still read and returned;
 - answers with ``Content-Length``, ``Transfer-Encoding: chunked`` or a body closed by the server;
   1xx answers are skipped; no body for 204, 304 and ``HEAD``;
 - keep-alive unless the server says ``Connection: close`` (or is HTTP/1.0 without keep-alive); an
@@ -35,6 +36,7 @@ import socket
 import ssl
 import threading
 import time
+import zlib
 from typing import Any, NamedTuple
 
 from .._http import http
@@ -48,6 +50,8 @@ _FRESH = 1.0
 _MAX_LINE = 65536
 _MAX_HEADERS = 128
 _NO_BODY_STATUS = frozenset({204, 304})
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+_POLL = hasattr(select, "poll")
 
 
 class Origin(NamedTuple):
@@ -158,10 +162,9 @@ class _Conn:
         if idle < _FRESH:
             return True
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            return not _readable(self.sock)
         except (OSError, ValueError):
             return False
-        return not readable
 
     def close(self) -> None:
         for closeable in (self.file, self.sock):
@@ -169,6 +172,17 @@ class _Conn:
                 closeable.close()
             except OSError:  # pragma: no cover - already broken
                 pass
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Data or a close waits on ``sock``; poll() where there is one: select() refuses a descriptor
+    numbered over 1023 (any process with many open files), which would drop every idle connection."""
+    if _POLL:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([sock], [], [], 0)  # pragma: no cover - Windows
+    return bool(readable)
 
 
 def _readline(file: Any) -> bytes:
@@ -232,6 +246,17 @@ def _field(block: bytes, name: bytes) -> bytes | None:
     return b",".join(values) if values else None
 
 
+def _content_length(value: bytes) -> int:
+    """One decimal number (repeats must agree); ``int()`` alone would take "-1", "+5" or "1_0"."""
+    size = value
+    if b"," in value:
+        sizes = {part.strip() for part in value.split(b",")}
+        size = sizes.pop() if len(sizes) == 1 else b""
+    if not size.isdigit():  # bytes.isdigit() is ASCII digits only
+        raise http.RemoteProtocolError(f"malformed Content-Length: {value[:40]!r}")
+    return int(size)
+
+
 def _read_exactly(file: Any, size: int) -> bytes:
     data: bytes = file.read(size)
     if len(data) != size:
@@ -243,10 +268,10 @@ def _read_chunked(file: Any) -> bytes:
     parts: list[bytes] = []
     while True:
         size_line = _readline(file).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise http.RemoteProtocolError(f"malformed chunk size: {size_line[:40]!r}") from None
+        # Hex digits only: int(..., 16) alone would take "-1" (read to the end), "0x5", "+5" or "1_0".
+        if not size_line or size_line.translate(None, _HEX_DIGITS) or len(size_line) > 16:
+            raise http.RemoteProtocolError(f"malformed chunk size: {size_line[:40]!r}")
+        size = int(size_line, 16)
         if size == 0:
             while _readline(file) not in (b"\r\n", b"\n", b""):  # trailers
                 pass
@@ -276,20 +301,39 @@ def read_reply(file: Any, method: str) -> tuple[Reply, bool]:
     elif b"chunked" in (_field(block, b"\ntransfer-encoding:") or b""):
         body = _read_chunked(file)
     elif length is not None:
-        try:
-            size = int(length.split(b",")[0])
-        except ValueError:
-            raise http.RemoteProtocolError(f"malformed Content-Length: {length[:40]!r}") from None
-        body = _read_exactly(file, size)
+        body = _read_exactly(file, _content_length(length))
     else:  # delimited by the server closing the connection
         body = file.read()
         keep_alive = False
+    encoding = _field(block, b"\ncontent-encoding:")
+    if encoding and body:
+        body = decoded_body(body, encoding.decode("latin-1"))
     return Reply(status, body, lines), keep_alive
+
+
+def decoded_body(content: bytes, encoding: str) -> bytes:
+    """``content`` decompressed per its ``Content-Encoding`` (gzip, deflate); other codings, and a
+    body that does not decompress (cut short, corrupt), as they are.
+
+    Usage: ``decoded_body(gzip.compress(b"{}"), "gzip")``
+    """
+    encoding = encoding.strip().lower()
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return zlib.decompress(content, 16 + zlib.MAX_WBITS)
+        if encoding == "deflate":
+            try:
+                return zlib.decompress(content)
+            except zlib.error:
+                return zlib.decompress(content, -zlib.MAX_WBITS)
+    except zlib.error:  # cut or corrupt: the raw bytes still say more than nothing
+        return content
+    return content
 
 
 def _quick_reply(reader: _Reader) -> Reply | None:
     """The common answer, read in one ``recv``: HTTP/1.1, 2xx to 4xx, ``Content-Length``, no
-    ``Connection`` or ``Transfer-Encoding`` header, head and whole body in the first read. Anything
+    ``Connection``, ``Transfer-Encoding`` or ``Content-Encoding`` header, head and whole body in the first read. Anything
     else (None) stays in the reader's buffer for :func:`read_reply`. Keep-alive when it returns.
     """
     try:
@@ -302,7 +346,7 @@ def _quick_reply(reader: _Reader) -> Reply | None:
     head = data[:end].lower()
     at = head.find(b"\r\ncontent-length:")
     if end < 0 or at < 0 or not head.startswith(b"http/1.1 ") or b"\r\nconnection:" in head \
-            or b"\r\ntransfer-encoding:" in head or not b"200" <= head[9:12] < b"500" or head[12:13] not in b" \r":
+            or b"\r\ntransfer-encoding:" in head or b"\r\ncontent-encoding:" in head or not b"200" <= head[9:12] < b"500" or head[12:13] not in b" \r":
         reader.buf += data
         return None
     stop = head.find(b"\r\n", at + 17)
@@ -426,29 +470,35 @@ class Http11Client:
             return reply
 
     def _exchange(self, conn: _Conn, head: bytes, body: bytes, method: str) -> tuple[Reply, bool]:
+        write_error: OSError | None = None
         try:
             conn.sock.sendall(head + body if len(body) < 65536 else head)
             if len(body) >= 65536:
                 conn.sock.sendall(body)
         except TimeoutError as exc:
             raise http.WriteTimeout("sending the request timed out") from exc
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            raise _NoAnswer(str(exc)) from exc
         except OSError as exc:
-            raise http.WriteError(str(exc) or type(exc).__name__) from exc
+            # A server may answer (413, 400 "Payload too large") and close before reading the whole
+            # body: the send then fails, but the answer is there to read (httpcore does the same).
+            write_error = exc
         try:
             reader = conn.file
-            if not reader.buf and method != "HEAD":
-                quick = _quick_reply(reader)
-                if quick is not None:
-                    return quick, True
-            return read_reply(reader, method)
+            quick = _quick_reply(reader) if not reader.buf and method != "HEAD" else None
+            if quick is not None:
+                reply, keep_alive = quick, True
+            else:
+                reply, keep_alive = read_reply(reader, method)
         except TimeoutError as exc:
             raise http.ReadTimeout("no answer within the read timeout") from exc
-        except (_NoAnswer, http.TransportError):
+        except _NoAnswer:
+            if write_error is None or isinstance(write_error, (BrokenPipeError, ConnectionResetError)):
+                raise
+            raise http.WriteError(str(write_error) or type(write_error).__name__) from write_error
+        except http.TransportError:
             raise
         except OSError as exc:
             raise http.ReadError(str(exc) or type(exc).__name__) from exc
+        return reply, keep_alive and write_error is None
 
     def close(self) -> None:
         """Close every idle connection; later ones are closed when they come back."""

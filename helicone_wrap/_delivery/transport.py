@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import threading
 import urllib.request
-import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from .._http import http
-from .http11 import Http11Client, Origin, encode_head, header_lines
+from .http11 import Http11Client, Origin, decoded_body, encode_head, header_lines
 
 _EMPTY: Mapping[str, str] = {}
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
@@ -54,15 +53,7 @@ def uses_proxy(url: str) -> bool:
 
 
 def _decoded(content: bytes, headers: Any) -> bytes:
-    encoding = headers.get("content-encoding", "").strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompress(content, 16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        try:
-            return zlib.decompress(content)
-        except zlib.error:
-            return zlib.decompress(content, -zlib.MAX_WBITS)
-    return content
+    return decoded_body(content, headers.get("content-encoding", ""))
 
 
 class RestTransport:
@@ -130,8 +121,7 @@ class RestTransport:
         status = reply.status
         if 200 <= status < 300:
             return Answer(status, reply.body, _EMPTY)
-        answer_headers = http.Headers(reply.headers)
-        return Answer(status, _decoded(reply.body, answer_headers), answer_headers)
+        return Answer(status, reply.body, http.Headers(reply.headers))  # decompressed by http11 already
 
     def _httpx_client(self) -> Any:
         with self._client_lock:
