@@ -16,6 +16,7 @@ post-parser of its own.
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from . import _guard, _headers
@@ -29,6 +30,10 @@ from ._state import _State, _url_key
 _HELICONE_LOWER = _headers.HELICONE_LOWER
 _CACHE_CONTROL_LOWER = _headers.CACHE_CONTROL_LOWER
 _LOWER_NAME = _headers.LOWER_NAME
+_VALUE = operator.itemgetter(2)  # an httpx header-list item's value
+#: ``(scheme, host, port)`` of httpx's parsed URL ``(scheme, userinfo, host, port, ...)``: see ``_url_key``.
+_URL_KEY = operator.itemgetter(0, 2, 3)
+_TAKE_POOLED = _headers.HEADER_POOL.pop
 
 
 def _with_headers(request: Any, state: _State, probe: bytes | None = None) -> None:
@@ -44,14 +49,15 @@ def _with_headers(request: Any, state: _State, probe: bytes | None = None) -> No
     if state.static_names and ctx.wire_names and not state.static_names.isdisjoint(ctx.wire_names):
         # A context block sets a property, user id or feature the client was wrapped with: it wins.
         static = tuple(h for h in static if h[1] not in ctx.wire_names)
-    gateway = state.gateway_key
     try:  # httpx's parsed URL, a named tuple (scheme, userinfo, host, port, ...): no property calls
-        ref = request.url._uri_reference
-        to_gateway = ref[2] == gateway[1] and ref[3] == gateway[2] and ref[0] == gateway[0]
+        to_gateway = _URL_KEY(request.url._uri_reference) == state.gateway_key
     except AttributeError:  # pragma: no cover - a future httpx
-        to_gateway = _url_key(request.url) == gateway
+        to_gateway = _url_key(request.url) == state.gateway_key
     auth = state.wire_auth if to_gateway else ()
-    request_id = _headers.take_request_header()
+    try:
+        request_id = _TAKE_POOLED()
+    except IndexError:  # once per 256 ids: refill the pool
+        request_id = _headers.take_request_header()
     headers = request.headers
     items = getattr(headers, "_list", None)
     if type(items) is not list:  # pragma: no cover - a future httpx without the internal list
@@ -59,16 +65,21 @@ def _with_headers(request: Any, state: _State, probe: bytes | None = None) -> No
             if name.decode() not in headers:
                 headers[name.decode()] = value.decode()
         return
-    # httpx works out the headers' text encoding on first use by decoding every header. Ours
-    # are ASCII and cannot change the outcome, so let it look at the user's headers only.
-    if headers._encoding is None:  # (usually worked out already, when httpx built the request)
-        headers.encoding  # noqa: B018
     # Usually no Helicone header is set by hand: one C-level pass over the names says so.
     # (A ``Cache-Control`` of ours probes for a hyphen; a hit is then told apart by two more tests.)
     names = b"\n".join(map(_LOWER_NAME, items))
+    if headers._encoding is None:  # (openai reads a request header later: httpx would work it out then)
+        # httpx picks the headers' text encoding on first use by decoding each name and value
+        # in Python, ASCII first. Ours are ASCII and cannot change the outcome, so it is worked
+        # out before they go in, and for the usual all-ASCII case in two C-level checks instead.
+        if names.isascii() and b"".join(map(_VALUE, items)).isascii():
+            headers._encoding = "ascii"  # what httpx's own search finds first for these bytes
+        else:
+            headers.encoding  # noqa: B018
     probe = probe or ctx.probe
-    if probe not in names or (
-        probe is not _HELICONE_LOWER and _HELICONE_LOWER not in names and _CACHE_CONTROL_LOWER not in names
+    # (``find``, not ``in``: ``bytes in bytes`` first tries the operand as an int and builds a TypeError.)
+    if names.find(probe) < 0 or (
+        probe is not _HELICONE_LOWER and names.find(_HELICONE_LOWER) < 0 and names.find(_CACHE_CONTROL_LOWER) < 0
     ):
         items.extend(static)
         items.extend(ctx.wire)

@@ -287,12 +287,12 @@ async def test_internal_fault_is_logged_once_and_call_succeeds(
     """A bug inside our hooks is swallowed (logged once per kind) and the user's call still works."""
     echo = backend
     internal_errors.expected = True
-    from helicone_wrap import _headers
+    from helicone_wrap import _seams
 
     def broken() -> tuple[bytes, bytes, bytes]:
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(_headers, "take_request_header", broken)
+    monkeypatch.setattr(_seams, "_TAKE_POOLED", broken)  # where a call takes its request id
     client = wrapped(driver, echo)
     with caplog.at_level(logging.WARNING, logger="helicone_wrap"):
         for _ in range(3):
