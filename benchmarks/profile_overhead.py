@@ -91,12 +91,12 @@ def pieces(server_url: str) -> dict[str, float]:
     """Each piece of the wrapped path, timed on real objects (µs CPU per call)."""
     from openai._models import FinalRequestOptions
 
-    from helicone_wrap import _headers, _wrap, properties, session
+    from helicone_wrap import _headers, _instance, _seams, properties, session
     from helicone_wrap._results import AttachId
 
     base = raw(server_url).sync
     ours = wrapped(server_url).sync
-    state = ours.__dict__[_wrap.STATE_ATTR]
+    state = ours.__dict__[_instance.STATE_ATTR]
     opts = FinalRequestOptions.construct(method="post", url="/chat/completions",
                                          json_data={"model": MODEL, "messages": MESSAGES})
     out: dict[str, float] = {}
@@ -123,14 +123,14 @@ def pieces(server_url: str) -> dict[str, float]:
             fresh_request.headers.encoding  # noqa: B018
         fresh = iter(requests)
         out["_with_headers (context + static + auth + request id, appended pre-encoded)"] = _time(
-            lambda: _wrap._with_headers(next(fresh), state), 2_000)
+            lambda: _seams._with_headers(next(fresh), state), 2_000)
         out["  of which take_request_id()"] = _time(_headers.take_request_id, 100_000)
         wrapped_opts = opts.model_copy()
 
         response = ours.chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES).http_response
         kwargs = {"response": response, "options": wrapped_opts}
         out["_with_post_parser (id from response + AttachId)"] = _time(
-            lambda: _wrap._with_post_parser(kwargs, state), 50_000)
+            lambda: _seams._with_post_parser(kwargs, state), 50_000)
         parsed = base.chat.completions.create(model=MODEL, messages=MESSAGES)
         attach = AttachId(None, _headers.new_request_id(), state.target)
         out["AttachId(parsed): attach id + handle + 3 bound methods"] = _time(lambda: attach(parsed), 50_000)

@@ -196,6 +196,9 @@ def take_request_id() -> bytes:
 
 #: The same ids as ready-made ``(name, lowercased name, value)`` header items, for the call path.
 _HEADER_POOL: list[tuple[bytes, bytes, bytes]] = []
+#: The same pool, for the call path to pop from directly (``IndexError`` when empty: then call
+#: :func:`take_request_header`, which refills it). Emptied, never replaced, so this stays valid.
+HEADER_POOL = _HEADER_POOL
 
 
 def take_request_header() -> tuple[bytes, bytes, bytes]:

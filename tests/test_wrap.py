@@ -287,12 +287,12 @@ async def test_internal_fault_is_logged_once_and_call_succeeds(
     """A bug inside our hooks is swallowed (logged once per kind) and the user's call still works."""
     echo = backend
     internal_errors.expected = True
-    from helicone_wrap import _headers
+    from helicone_wrap import _seams
 
     def broken() -> tuple[bytes, bytes, bytes]:
         raise RuntimeError("injected fault")
 
-    monkeypatch.setattr(_headers, "take_request_header", broken)
+    monkeypatch.setattr(_seams, "_TAKE_POOLED", broken)  # where a call takes its request id
     client = wrapped(driver, echo)
     with caplog.at_level(logging.WARNING, logger="helicone_wrap"):
         for _ in range(3):
@@ -359,3 +359,26 @@ def test_property_keys_must_be_tokens(bad_key: str) -> None:
     """A property key that is not an RFC 7230 token is rejected with a clear message."""
     with pytest.raises(helicone_wrap.HeliconeValidationError, match="header token"):
         properties({bad_key: "v"})
+
+
+@pytest.mark.parametrize("note", ["plain", "café"])
+async def test_header_encoding_is_what_httpx_works_out(driver: Driver, echo: EchoServer, note: str) -> None:
+    """A wrapped request's header text encoding is the one httpx finds for the user's own headers.
+
+    httpx reads header values as ASCII, else UTF-8: a UTF-8 value set on the HTTP client (as
+    bytes) still reads back as sent, next to our headers, whichever way we work out the encoding.
+    """
+    seen: list[tuple[str, str | None, bool]] = []
+
+    def record(request: Any) -> None:
+        seen.append((request.headers.encoding, request.headers.get("x-note"), "helicone-request-id" in request.headers))
+
+    async def arecord(request: Any) -> None:
+        record(request)
+
+    cls = openai.DefaultAsyncHttpxClient if driver.is_async else openai.DefaultHttpxClient
+    http_client = cls(headers={"X-Note": note.encode()}, event_hooks={"request": [arecord if driver.is_async else record]})
+    client = wrap(driver.client(echo.url + "/v1", http_client=http_client), api_key=KEY, base_url=echo.url)
+    await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+    assert seen == [("ascii" if note.isascii() else "utf-8", note, True)]
+    assert echo.last().headers["helicone-request-id"]

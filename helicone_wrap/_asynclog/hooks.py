@@ -117,7 +117,7 @@ def _build_hook(client: Any, state: LogState) -> Any:
 
 def _with_post_parser(kwargs: dict[str, Any], state: LogState) -> bool:
     """Install the id post-parser for this response; True when the raw response comes back."""
-    from .._wrap import _RAW_RESPONSE_HEADER
+    from .._seams import _RAW_RESPONSE_HEADER
 
     try:
         call = kwargs["response"].request.extensions.get(capture.EXT)
@@ -134,13 +134,13 @@ def _with_post_parser(kwargs: dict[str, Any], state: LogState) -> bool:
 
 
 def _sync_process_hook(client: Any, state: LogState) -> Any:
-    from .._wrap import _sync_process_hook as proxy_hook
+    from .._seams import _sync_process_hook as proxy_hook
 
     return proxy_hook(client, state, _with_post_parser)
 
 
 def _async_process_hook(client: Any, state: LogState) -> Any:
-    from .._wrap import _async_process_hook as proxy_hook
+    from .._seams import _async_process_hook as proxy_hook
 
     return proxy_hook(client, state, _with_post_parser)
 
