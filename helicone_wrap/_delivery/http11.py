@@ -459,6 +459,8 @@ class Http11Client:
                 if reused:  # a keep-alive connection the server dropped just now: once more, on a new one
                     conn, reused = None, False
                     continue
+                if isinstance(exc.__cause__, _NoAnswer):  # the request could not even be sent
+                    raise http.WriteError(f"the server closed the connection while the request was sent ({exc})") from None
                 raise http.RemoteProtocolError(f"Server disconnected without sending a response ({exc})") from None
             except BaseException:
                 conn.close()
@@ -490,10 +492,11 @@ class Http11Client:
                 reply, keep_alive = read_reply(reader, method)
         except TimeoutError as exc:
             raise http.ReadTimeout("no answer within the read timeout") from exc
-        except _NoAnswer:
-            if write_error is None or isinstance(write_error, (BrokenPipeError, ConnectionResetError)):
+        except _NoAnswer as exc:
+            if write_error is None:
                 raise
-            raise http.WriteError(str(write_error) or type(write_error).__name__) from write_error
+            # The send failed (a reset, a TLS EOF, ...) and nothing came back: no answer either way.
+            raise _NoAnswer(f"{type(write_error).__name__}: {write_error}") from exc
         except http.TransportError:
             raise
         except OSError as exc:
