@@ -199,32 +199,18 @@ def _status(line: bytes) -> tuple[bytes, int]:
     return parts[0], int(parts[1])
 
 
-def _read_head(file: Any) -> tuple[bytes, int, list[bytes]]:
+def _read_head(file: _Reader) -> tuple[bytes, int, list[bytes]]:
     """The version, status and raw header lines of one answer; :class:`_NoAnswer` if nothing came."""
-    whole = getattr(file, "head", None)
     try:
-        block = whole() if whole is not None else _readline(file)
+        block = file.head()
     except (ConnectionResetError, BrokenPipeError) as exc:
         raise _NoAnswer(str(exc)) from exc
     if not block:
         raise _NoAnswer("the server closed the connection without answering")
-    if whole is not None:
-        status_line, *lines = block.split(b"\n")[:-2]  # the block ends with the blank line
-        if len(lines) > _MAX_HEADERS or any(b":" not in line for line in lines):
-            raise http.RemoteProtocolError(f"malformed answer headers: {block[:120]!r}")
-        return (*_status(status_line), lines)
-    version, status = _status(block)
-    lines = []
-    while True:
-        line = _readline(file)
-        if line in (b"\r\n", b"\n"):
-            break
-        if not line:
-            raise http.RemoteProtocolError("the server closed the connection inside the answer's headers")
-        if b":" not in line or len(lines) >= _MAX_HEADERS:
-            raise http.RemoteProtocolError(f"malformed answer header: {line[:80]!r}")
-        lines.append(line)
-    return version, status, lines
+    status_line, *lines = block.split(b"\n")[:-2]  # the block ends with the blank line
+    if len(lines) > _MAX_HEADERS or any(b":" not in line for line in lines):
+        raise http.RemoteProtocolError(f"malformed answer headers: {block[:120]!r}")
+    return (*_status(status_line), lines)
 
 
 def _pairs(lines: list[bytes]) -> list[tuple[str, str]]:
@@ -281,12 +267,12 @@ def _read_chunked(file: Any) -> bytes:
             raise http.RemoteProtocolError("a chunk does not end with CRLF")
 
 
-def read_reply(file: Any, method: str) -> tuple[Reply, bool]:
+def read_reply(file: _Reader, method: str) -> tuple[Reply, bool]:
     """Read one whole answer from a buffered reader; also whether the connection may be reused.
 
     Only ``Content-Length``, ``Transfer-Encoding`` and ``Connection`` are looked up on the way; the
     other headers stay raw lines until someone reads :attr:`Reply.headers`' pairs (non-2xx answers).
-    Usage: ``reply, keep_alive = read_reply(sock.makefile("rb"), "POST")``
+    Usage: ``reply, keep_alive = read_reply(_Reader(sock), "POST")``
     """
     version, status, lines = _read_head(file)
     while 100 <= status < 200 and status != 101:  # 100 Continue, 103 Early Hints: the answer follows
