@@ -10,7 +10,7 @@ Also: bytes held per pending record (tracemalloc, records parked behind a log ho
 and the latency a ``fallback="direct"`` call adds while its gateway is down and the circuit is
 open (wall clock per call against the raw client on the same provider).
 
-Usage: ``python benchmarks/bench_asynclog.py --calls 2000 --rounds 5 --chunks 200``
+Usage: ``python benchmarks/bench_asynclog.py --calls 300 --rounds 30 --chunks 200``
 """
 
 from __future__ import annotations
@@ -61,6 +61,14 @@ def _segment(client: Any, calls: int, stream: bool) -> tuple[float, list[float],
     caller = time.thread_time() - thread_start
     helicone_wrap.flush(60)
     return time.process_time() - start, ttfts, caller
+
+
+def _iqr(values: list[float]) -> list[float]:
+    """The quartiles of the per-round ratios: how far one round may be off the median."""
+    if len(values) < 4:
+        return [round(min(values), 4), round(max(values), 4)]
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return [round(q1, 4), round(q3, 4)]
 
 
 def _closed_port() -> int:
@@ -121,8 +129,8 @@ def _fallback_latency(provider: str, raw: Any, calls: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--rss-calls", type=int, default=20000)
     parser.add_argument("--pending-records", type=int, default=2000)
@@ -140,25 +148,36 @@ def main() -> None:
             cpu: dict[str, list[float]] = {"raw": [], "async": []}
             caller: dict[str, list[float]] = {"raw": [], "async": []}
             ttft: dict[str, list[float]] = {"raw": [], "async": []}
+            paired: dict[str, list[float]] = {"cpu": [], "caller": [], "ttft": []}
             for _ in range(args.rounds):
-                for name, client in (("raw", raw), ("async", wrapped)):
-                    spent, firsts, on_caller = _segment(client, calls, stream)
+                # raw, async, raw: each async segment against the mean of the raw ones around it, so
+                # the VM's drift (5-15 % between minutes here) cancels out of the ratio
+                seen = [_segment(client, calls, stream) for client in (raw, wrapped, raw)]
+                for name, (spent, firsts, on_caller) in zip(("raw", "async", "raw"), seen, strict=True):
                     cpu[name].append(spent / calls * 1e6)
                     caller[name].append(on_caller / calls * 1e6)
                     ttft[name].extend(firsts)
+                paired["cpu"].append(seen[1][0] * 2 / (seen[0][0] + seen[2][0]))
+                paired["caller"].append(seen[1][2] * 2 / (seen[0][2] + seen[2][2]))
+                if stream:
+                    firsts_raw = statistics.median(seen[0][1] + seen[2][1])
+                    paired["ttft"].append(statistics.median(seen[1][1]) / firsts_raw)
             key = "stream" if stream else "plain"
             raw_us, async_us = statistics.median(cpu["raw"]), statistics.median(cpu["async"])
             result[f"{key}_cpu_us_per_call"] = {"raw": round(raw_us, 1), "async": round(async_us, 1),
-                                                "ratio": round(async_us / raw_us, 3)}
+                                                "ratio": round(statistics.median(paired["cpu"]), 4),
+                                                "ratio_iqr": _iqr(paired["cpu"])}
             raw_c, async_c = statistics.median(caller["raw"]), statistics.median(caller["async"])
             result[f"{key}_caller_thread_cpu_us_per_call"] = {"raw": round(raw_c, 1), "async": round(async_c, 1),
-                                                              "ratio": round(async_c / raw_c, 3)}
+                                                              "ratio": round(statistics.median(paired["caller"]), 4),
+                                                              "ratio_iqr": _iqr(paired["caller"])}
             if stream:
                 result["stream_cpu_us_per_chunk"] = {"raw": round(raw_us / args.chunks, 2),
                                                      "async": round(async_us / args.chunks, 2)}
                 raw_t, async_t = statistics.median(ttft["raw"]), statistics.median(ttft["async"])
                 result["ttft_ms_p50"] = {"raw": round(raw_t * 1e3, 3), "async": round(async_t * 1e3, 3),
-                                         "ratio": round(async_t / raw_t, 3)}
+                                         "ratio": round(statistics.median(paired["ttft"]), 4),
+                                         "ratio_iqr": _iqr(paired["ttft"])}
         _segment(wrapped, 2000, False)
         before, started = _rss_kb(), time.monotonic()
         for _ in range(args.rss_calls // 1000):

@@ -37,7 +37,7 @@ FULL = {
     "gateway_features": ["--requests", "600"],
     "soak": ["--budget-s", "150"],
     "pending": ["--ops", "20000"],
-    "asynclog": ["--calls", "2000", "--rounds", "5", "--chunks", "200", "--rss-calls", "20000"],
+    "asynclog": ["--calls", "300", "--rounds", "30", "--chunks", "200", "--rss-calls", "20000"],
 }
 #: With ``--primary`` (not ``--quick``) asynclog's RSS run covers 100,000 async-mode calls (issue 13).
 ASYNCLOG_PRIMARY_RSS_CALLS = 100_000

@@ -176,7 +176,7 @@ def test_connection_header_and_http10(client: Http11Client, version: str, connec
 def test_an_idle_connection_past_the_expiry_is_not_reused(client: Http11Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """A connection idle longer than KEEPALIVE_EXPIRY is closed, not reused, although the server
     keeps it open (servers drop idle ones on their own schedule; a stale one risks a failed send)."""
-    monkeypatch.setattr(http11, "KEEPALIVE_EXPIRY", 0.1)
+    monkeypatch.setattr(http11.client, "KEEPALIVE_EXPIRY", 0.1)
     with RawServer(echo) as server:
         send(client, server.port, "/0")
         send(client, server.port, "/1")

@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import threading
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from .._http import http
-from .http11 import Http11Client, Origin, decoded_body, encode_head, header_lines
+from .http11 import Http11Client, Origin, Reply, decoded_body, encode_head, header_lines
 
 _EMPTY: Mapping[str, str] = {}
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
+#: Bytes of request bodies written back to back in one pipelined run (the answers are small;
+#: well under what socket buffers hold, so writing all before reading cannot stall).
+PIPELINE_BYTES = 256 * 1024
+#: One request of :meth:`RestTransport.send_many`: body, shared headers, per-request headers.
+Request = tuple[bytes, Mapping[str, str], "Mapping[str, str] | None"]
 
 
 class Answer(NamedTuple):
@@ -54,6 +59,12 @@ def uses_proxy(url: str) -> bool:
 
 def _decoded(content: bytes, headers: Any) -> bytes:
     return decoded_body(content, headers.get("content-encoding", ""))
+
+
+def _answer(reply: Reply) -> Answer:
+    if 200 <= reply.status < 300:
+        return Answer(reply.status, reply.body, _EMPTY)
+    return Answer(reply.status, reply.body, http.Headers(reply.headers))  # decompressed by http11 already
 
 
 class RestTransport:
@@ -103,6 +114,43 @@ class RestTransport:
         route = self._route(api_url)
         if route is None or self._direct is None:
             return self._send_via_httpx(method, api_url + path, content, {**headers, **(extra or {})})
+        reply = self._direct.request(route.origin, self._head(route, method, path, content, headers, extra), content, method)
+        return _answer(reply)
+
+    def send_many(self, method: str, api_url: str, path: str, requests: Sequence[Request]) -> list[Answer | Exception]:
+        """Several requests to one ``api_url + path``, pipelined (:mod:`.http11.pipeline`) in runs of
+        at most :data:`PIPELINE_BYTES`; each one's :class:`Answer` or transport error, in order.
+
+        Only for requests that may be sent twice (idempotent by their id): an unanswered one is
+        sent again. Usage: ``transport.send_many("POST", host, "/oai/v1/log", [(body, headers, extra), ...])``
+        """
+        route = self._route(api_url)
+        if route is None or self._direct is None:
+            out: list[Answer | Exception] = []
+            for content, headers, extra in requests:
+                try:
+                    out.append(self._send_via_httpx(method, api_url + path, content, {**headers, **(extra or {})}))
+                except http.TransportError as exc:
+                    out.append(exc)
+            return out
+        items = [(self._head(route, method, path, content, headers, extra), content)
+                 for content, headers, extra in requests]
+        results: list[Answer | Exception] = []
+        start = 0
+        while start < len(items):
+            stop, size = start, 0
+            while stop < len(items) and (stop == start or size + len(items[stop][1]) <= PIPELINE_BYTES):
+                size += len(items[stop][0]) + len(items[stop][1])
+                stop += 1
+            replies = self._direct.request_many(route.origin, items[start:stop], method)
+            results += [reply if isinstance(reply, Exception) else _answer(reply) for reply in replies]
+            start = stop
+        return results
+
+    def _head(
+        self, route: _Route, method: str, path: str, content: bytes, headers: Mapping[str, str],
+        extra: Mapping[str, str] | None,
+    ) -> bytes:
         target = self._targets.get((route.prefix, path))
         if target is None:
             if len(self._targets) > 256:
@@ -114,14 +162,8 @@ class RestTransport:
                 self._lines.clear()
             known = self._lines[id(headers)] = (headers, header_lines(headers))  # holds it: the id stays its own
         if extra and any(name in headers for name in extra):  # a per-request value replaces a shared one
-            head = encode_head(method, target, route.host, {**headers, **extra}, len(content))
-        else:
-            head = encode_head(method, target, route.host, extra, len(content), known[1])
-        reply = self._direct.request(route.origin, head, content, method)
-        status = reply.status
-        if 200 <= status < 300:
-            return Answer(status, reply.body, _EMPTY)
-        return Answer(status, reply.body, http.Headers(reply.headers))  # decompressed by http11 already
+            return encode_head(method, target, route.host, {**headers, **extra}, len(content))
+        return encode_head(method, target, route.host, extra, len(content), known[1])
 
     def _httpx_client(self) -> Any:
         with self._client_lock:

@@ -26,7 +26,7 @@ from .handle import Delivery
 from .queue import DONE, QUEUED, SENDING, LastError, _Op
 from .retry_policy import Decision, retry_decision
 from .spill import _OutboxSide
-from .transport import RestTransport
+from .transport import Answer, Request, RestTransport
 
 TICK = 0.2  # scheduler housekeeping period while there is work (s)
 IDLE_TICK = 2.0  # ... and while there is none
@@ -34,6 +34,7 @@ RENEW_EVERY = 60.0
 REPLAY_EVERY = 30.0
 REPLAY_BATCH = 1000
 LOG_BATCH = 64  # log records queued before submit() wakes a sender itself
+PIPELINE_DEPTH = 32  # log records one sender writes back to back on one connection
 _BASE_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": _api.USER_AGENT}
 
 _OK_BODY = b'{"data":null,"error":null}'  # Helicone's usual success answer: nothing to parse
@@ -216,16 +217,38 @@ class _Worker(_OutboxSide):
                     time.sleep(0.05)
                 continue
             op.state = SENDING
+            batch = self._more_records(op) if op.kind == _api.KIND_LOG else [op]
             try:
-                self._attempt(op)
+                if len(batch) == 1:
+                    self._attempt(op)
+                else:
+                    self._attempt_many(batch)
             except Exception as exc:
                 if self._flag("stopping"):
                     return
                 _guard.internal_error("delivery-sender", exc)
-                self._finish(op, HeliconeError(f"internal error while sending: {type(exc).__name__}: {exc}"))
+                for each in batch:
+                    if each.state == SENDING:
+                        self._finish(each, HeliconeError(f"internal error while sending: {type(exc).__name__}: {exc}"))
 
-    def _attempt(self, op: _Op) -> None:
-        settings = self.settings
+    def _more_records(self, first: _Op) -> list[_Op]:
+        """``first`` and the log records queued right behind it for the same host, to pipeline together."""
+        batch = [first]
+        ready = self.ready
+        while len(batch) < PIPELINE_DEPTH:
+            try:
+                op = ready.popleft()
+            except IndexError:
+                break
+            if op.kind != _api.KIND_LOG or op.api_url != first.api_url or op.state != QUEUED:
+                ready.appendleft(op)  # not ours to batch (or no longer queued): left for the next pop
+                break
+            op.state = SENDING
+            batch.append(op)
+        return batch
+
+    def _prepare(self, op: _Op) -> tuple[Target, str, str, bytes, Mapping[str, str], Mapping[str, str] | None]:
+        """What to send for ``op``: its target, method, path, body, shared headers and own headers."""
         target = op.target or target_for_url(op.api_url)
         request = _api.build_write(op.kind, op.request_id, op.body)
         if op.first_try == 0.0:
@@ -234,6 +257,7 @@ class _Worker(_OutboxSide):
         headers = self.headers.get(cache_key)
         if headers is None:
             headers = self.headers[cache_key] = {**_BASE_HEADERS, **target.auth_headers()}
+        extra: Mapping[str, str] | None = None
         if op.kind == _api.KIND_LOG:  # an async-mode record: Helicone-Auth plus its own Helicone-* headers
             base = self.log_headers.get(cache_key)
             if base is None:
@@ -241,22 +265,54 @@ class _Worker(_OutboxSide):
 
                 base = self.log_headers[cache_key] = log_headers(headers, target.api_key, {})
             headers, extra = base, op.body.get("headers")
-        else:
-            extra = None
+        content = request.body if type(request.body) is bytes else json.dumps(request.body).encode()
+        return target, request.method, request.path, content, headers, extra
+
+    def _attempt(self, op: _Op) -> None:
+        target, method, path, content, headers, extra = self._prepare(op)
+        assert self.transport is not None
+        try:
+            outcome: Answer | Exception = self.transport.send(method, op.api_url, path, content, headers, extra)
+        except http.TransportError as exc:
+            outcome = exc
+        self._settle(op, target, outcome)
+
+    def _attempt_many(self, ops: list[_Op]) -> None:
+        """Log records for one host, sent pipelined on one connection (they are idempotent by id)."""
+        prepared: list[tuple[_Op, Target]] = []
+        requests: list[Request] = []
+        method = path = ""
+        for op in ops:
+            try:
+                target, method, path, content, headers, extra = self._prepare(op)
+            except Exception as exc:  # this record alone: the others still go
+                _guard.internal_error("delivery-sender", exc)
+                self._finish(op, HeliconeError(f"internal error while sending: {type(exc).__name__}: {exc}"))
+                continue
+            prepared.append((op, target))
+            requests.append((content, headers, extra))
+        if not prepared:
+            return
+        assert self.transport is not None
+        outcomes = self.transport.send_many(method, ops[0].api_url, path, requests)
+        for (op, target), outcome in zip(prepared, outcomes, strict=True):
+            self._settle(op, target, outcome)
+
+    def _settle(self, op: _Op, target: Target, outcome: Answer | Exception) -> None:
+        """One attempt's answer (or transport error) through the retry policy: finish, retry or fail ``op``."""
+        settings = self.settings
         status: int | None = None
         body: Any = None
         answer_headers: Mapping[str, str] = {}
-        try:
-            assert self.transport is not None
-            status, content, answer_headers = self.transport.send(
-                request.method, op.api_url, request.path,
-                request.body if type(request.body) is bytes else json.dumps(request.body).encode(), headers, extra,
-            )
+        if isinstance(outcome, Exception):
+            if not isinstance(outcome, http.TransportError):
+                raise outcome
+            op.last_error = _shared_error(type(outcome).__name__, str(outcome), None)
+        else:
+            status, content, answer_headers = outcome
             # A 2xx needs its body only when it may be an error envelope (retry_decision reads "error").
             body = None if content == _OK_BODY or (status < 300 and b'"error"' not in content) \
                 else _api.decode_body(content)
-        except http.TransportError as exc:
-            op.last_error = _shared_error(type(exc).__name__, str(exc), None)
         op.attempts += 1
         elapsed = max(0.0, time.time() - op.first_try)
         decision = retry_decision(
