@@ -40,6 +40,11 @@ _BASE_HEADERS = {"Content-Type": "application/json", "Accept": "application/json
 _OK_BODY = b'{"data":null,"error":null}'  # Helicone's usual success answer: nothing to parse
 
 
+def _plainly_ok(answer: Answer) -> bool:
+    """A 2xx whose body cannot be an error envelope (Helicone's usual answer, or no "error" key)."""
+    return answer.status >= 200 and (answer.content == _OK_BODY or b'"error"' not in answer.content)
+
+
 def _scrub(error: HeliconeAPIError, target: Target) -> HeliconeAPIError:
     key = target.api_key
     if key and key in str(error):
@@ -295,8 +300,15 @@ class _Worker(_OutboxSide):
             return
         assert self.transport is not None
         outcomes = self.transport.send_many(method, ops[0].api_url, path, requests)
+        delivered: list[_Op] = []
         for (op, target), outcome in zip(prepared, outcomes, strict=True):
-            self._settle(op, target, outcome)
+            if type(outcome) is Answer and outcome.status < 300 and _plainly_ok(outcome):
+                op.attempts += 1
+                delivered.append(op)  # the common case: finished together, below
+            else:
+                self._settle(op, target, outcome)
+        if delivered:
+            self._finish_delivered(delivered)
 
     def _settle(self, op: _Op, target: Target, outcome: Answer | Exception) -> None:
         """One attempt's answer (or transport error) through the retry policy: finish, retry or fail ``op``."""
@@ -311,8 +323,7 @@ class _Worker(_OutboxSide):
         else:
             status, content, answer_headers = outcome
             # A 2xx needs its body only when it may be an error envelope (retry_decision reads "error").
-            body = None if content == _OK_BODY or (status < 300 and b'"error"' not in content) \
-                else _api.decode_body(content)
+            body = None if 200 <= status < 300 and _plainly_ok(outcome) else _api.decode_body(content)
         op.attempts += 1
         elapsed = max(0.0, time.time() - op.first_try)
         decision = retry_decision(
@@ -409,6 +420,28 @@ class _Worker(_OutboxSide):
             self.deletions.append(op.op_id)
         if op.handle is not None:
             op.handle._part_done(error)
+        if wake:
+            with self.done_cond:
+                self.done_cond.notify_all()
+
+    def _finish_delivered(self, ops: list[_Op]) -> None:
+        """:meth:`_finish` for several delivered operations, under one lock."""
+        with self.lock:
+            unfinished = self.unfinished
+            for op in ops:
+                op.state = DONE
+                unfinished.pop(op.seq, None)
+            if not unfinished:
+                self.unordered = False
+            self.counts["delivered"] += len(ops)
+            wake = self.flush_waiters > 0 and (
+                self.unordered or not unfinished or next(iter(unfinished)) >= self.flush_target
+            )
+        for op in ops:
+            if op.in_outbox and op.op_id is not None:
+                self.deletions.append(op.op_id)
+            if op.handle is not None:
+                op.handle._part_done(None)
         if wake:
             with self.done_cond:
                 self.done_cond.notify_all()

@@ -246,27 +246,29 @@ def decoded_body(content: bytes, encoding: str) -> bytes:
     return content
 
 
-def simple_reply(data: bytes | bytearray) -> tuple[Reply, int] | None:
-    """The common answer at the start of ``data``, and its length: HTTP/1.1, 2xx to 4xx,
+def simple_reply(data: bytes, pos: int = 0) -> tuple[Reply, int] | None:
+    """The common answer starting at ``data[pos]``, and where it ends: HTTP/1.1, 2xx to 4xx,
     ``Content-Length``, no ``Connection``, ``Transfer-Encoding`` or ``Content-Encoding`` header,
     head and whole body present. Anything else: None (the general :func:`read_reply` reads it).
     """
-    end = data.find(b"\r\n\r\n")
+    end = data.find(b"\r\n\r\n", pos)
     if end < 0:
         return None
-    head = bytes(data[:end]).lower()
+    head = data[pos:end].lower()
+    if head[:9] != b"http/1.1 " or not b"200" <= head[9:12] < b"500" or head[12:13] not in b" \r":
+        return None
     at = head.find(b"\r\ncontent-length:")
-    if at < 0 or not head.startswith(b"http/1.1 ") or b"\r\nconnection:" in head \
-            or b"\r\ntransfer-encoding:" in head or b"\r\ncontent-encoding:" in head \
-            or not b"200" <= head[9:12] < b"500" or head[12:13] not in b" \r":
+    if at < 0 or b"\r\nconnection:" in head or b"\r\ntransfer-encoding:" in head or b"\r\ncontent-encoding:" in head:
         return None
     stop = head.find(b"\r\n", at + 17)
     length = head[at + 17 : stop if stop >= 0 else len(head)].strip()
-    if not length.isdigit() or len(data) < end + 4 + int(length):
+    if not length.isdigit():
         return None
     size = end + 4 + int(length)
-    lines = bytes(data[head.find(b"\r\n") + 2 : end]).split(b"\r\n")
-    return Reply(int(head[9:12]), bytes(data[end + 4 : size]), lines), size
+    if len(data) < size:
+        return None
+    first = pos + head.find(b"\r\n") + 2
+    return Reply(int(head[9:12]), data[end + 4 : size], data[first:end].split(b"\r\n")), size
 
 
 def quick_reply(reader: _Reader) -> Reply | None:
@@ -297,11 +299,13 @@ def next_reply(reader: _Reader, method: str) -> tuple[Reply, bool]:
             raise _NoAnswer(str(exc)) from exc
         if not more:
             raise _NoAnswer("the server closed the connection without answering")
-    found = simple_reply(reader.buf) if method != "HEAD" else None
-    if found is None:
-        return read_reply(reader, method)
-    del reader.buf[: found[1]]
-    return found[0], True
+    if method != "HEAD":
+        data = bytes(reader.buf)
+        found = simple_reply(data)
+        if found is not None:
+            del reader.buf[: found[1]]
+            return found[0], True
+    return read_reply(reader, method)
 
 
 def header_lines(headers: Any) -> str:
