@@ -1,5 +1,7 @@
 """A small HTTP/1.1 keep-alive client for the delivery worker's tiny requests (stdlib sockets only).
 
+Usage: ``Http11Client(timeout=10.0, connect_timeout=5.0, keep=8).request(origin, head, body, "POST")``
+
 Why not httpcore, which httpx uses: the worker sends one small request per operation (an async-mode
 log record, an ``enrich()`` property, a score), and httpcore's connection pool, h11's state machine
 and header validation cost several times the socket work itself. Measured on this project's
@@ -9,11 +11,12 @@ the mode adds to a call, so the worker sends through this module.
 
 What it does, and only that:
 
-- one request at a time per connection; the request body is sent with ``Content-Length`` in the
-  same ``sendall`` as the head; an answer that a server sent before it stopped reading the body
-  (and closed) is still read and returned;
+- one request at a time per connection (:mod:`.client`), or several written back to back and
+  answered in order (:mod:`.pipeline`, for writes that are idempotent by their id); the request
+  body is sent with ``Content-Length`` in the same ``sendall`` as the head; an answer that a
+  server sent before it stopped reading the body (and closed) is still read and returned;
 - answers with ``Content-Length``, ``Transfer-Encoding: chunked`` or a body closed by the server;
-  1xx answers are skipped; no body for 204, 304 and ``HEAD``;
+  1xx answers are skipped; no body for 204, 304 and ``HEAD`` (:mod:`.framing`);
 - keep-alive unless the server says ``Connection: close`` (or is HTTP/1.0 without keep-alive); an
   idle connection that the server closed, or that has been idle longer than :data:`KEEPALIVE_EXPIRY`,
   is dropped before reuse, and a reused one that fails before the first byte of an answer is
