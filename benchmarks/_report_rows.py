@@ -73,13 +73,18 @@ def asynclog_rows(table: Table, summary_lines: list[str], major: int, label: str
     ``peers`` are this run's bench_overhead peer results (sync API) by peer name: issue 13 wants
     async mode's CPU next to the peers that capture the same, measured in the same run.
     """
-    rounds = f"medians of {r['rounds']} alternating rounds"
+    rounds = f"median of {r['rounds']} raw/async/raw rounds"
+
+    def spread(c: dict[str, Any]) -> str:
+        iqr = c.get("ratio_iqr")
+        return f"; rounds' quartiles {iqr[0]:.3f}–{iqr[1]:.3f}×" if iqr else ""
+
     per_call = (("plain_caller_thread_cpu_us_per_call", "plain call, caller-thread CPU/call"),
                 ("plain_cpu_us_per_call", "plain call, whole-process CPU/call, worker included"))
     for key, what in per_call:
         c = r[key]
         table.add(f"Async mode: {what}", label, f"≤ {TARGET_ASYNC_CALL}×", f"{c['ratio']:.3f}×", "—", "—",
-                  f"raw {c['raw']} → async {c['async']} µs ({rounds})", met(c["ratio"] <= TARGET_ASYNC_CALL))
+                  f"raw {c['raw']} → async {c['async']} µs ({rounds}{spread(c)})", met(c["ratio"] <= TARGET_ASYNC_CALL))
         summary_lines.append(f"openai {major} async mode {what}: {c['ratio']:.3f}× "
                              f"(target ≤ {TARGET_ASYNC_CALL}) -> {met(c['ratio'] <= TARGET_ASYNC_CALL)}")
     whole = r["plain_cpu_us_per_call"]["ratio"]
@@ -96,11 +101,11 @@ def asynclog_rows(table: Table, summary_lines: list[str], major: int, label: str
     chunk, stream = r["stream_cpu_us_per_chunk"], r["stream_cpu_us_per_call"]
     table.add(f"Async mode: streamed call, whole-process CPU per chunk ({r['chunks']}-chunk stream)", label,
               f"≤ {TARGET_ASYNC_CHUNK}×", f"{stream['ratio']:.3f}×", "—", "—",
-              f"raw {chunk['raw']} → async {chunk['async']} µs/chunk ({rounds})",
+              f"raw {chunk['raw']} → async {chunk['async']} µs/chunk ({rounds}{spread(stream)})",
               met(stream["ratio"] <= TARGET_ASYNC_CHUNK))
     ttft = r["ttft_ms_p50"]
     table.add("Async mode: time to first token, p50 (wall)", label, f"≤ {TARGET_ASYNC_TTFT}×",
-              f"{ttft['ratio']:.3f}×", "—", "—", f"raw {ttft['raw']} → async {ttft['async']} ms",
+              f"{ttft['ratio']:.3f}×", "—", "—", f"raw {ttft['raw']} → async {ttft['async']} ms ({rounds}{spread(ttft)})",
               met(ttft["ratio"] <= TARGET_ASYNC_TTFT))
     summary_lines.append(f"openai {major} async mode per-chunk CPU {stream['ratio']:.3f}× (≤ {TARGET_ASYNC_CHUNK}), "
                          f"TTFT {ttft['ratio']:.3f}× (≤ {TARGET_ASYNC_TTFT})")

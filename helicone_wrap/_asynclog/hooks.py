@@ -29,6 +29,7 @@ from .._config import Target
 from .._context import _CURRENT, HeliconeContext
 from .._exceptions import HeliconeConfigError
 from .._results import AttachId
+from .._seams import _RAW_RESPONSE_HEADER
 from . import capture
 
 #: Helicone features that act inside the proxy; in async mode nothing would apply them.
@@ -117,8 +118,6 @@ def _build_hook(client: Any, state: LogState) -> Any:
 
 def _with_post_parser(kwargs: dict[str, Any], state: LogState) -> bool:
     """Install the id post-parser for this response; True when the raw response comes back."""
-    from .._seams import _RAW_RESPONSE_HEADER
-
     try:
         call = kwargs["response"].request.extensions.get(capture.EXT)
         if call is None:
