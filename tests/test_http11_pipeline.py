@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -303,40 +303,87 @@ def _delivery_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     yield from isolated_delivery(tmp_path, monkeypatch)
 
 
-def gated_log_host(gate: threading.Event) -> Callable[[RawRequest], list[Action]]:
-    """A log host that holds each connection's first record until ``gate`` opens (so the others
-    queue up behind it, as in a burst), then answers like Helicone."""
+class LogHost:
+    """A log host that holds each connection's first record until :attr:`gate` opens (so the
+    others queue up behind it, as in a burst), then answers like Helicone; ``refuse=True``: every
+    tenth new record is refused once with a 503 (to be retried: each answer must reach its own
+    record); ``drop=True``: the first time requests arrive pipelined, the connection closes without
+    a word after answering the first of them (and :attr:`dropped` turns True).
+    """
 
-    def script(req: RawRequest) -> list[Action]:
+    def __init__(self, *, refuse: bool = False, drop: bool = False) -> None:
+        self.gate = threading.Event()
+        self.ok: list[str] = []  # request ids answered 200, in order
+        self.refused: list[str] = []  # request ids answered 503
+        self.dropped = False
+        self._refuse, self._drop = refuse, drop
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def script(self, req: RawRequest) -> list[Action]:
         if req.number == 0:
-            gate.wait(10)
-        return [answer(200, b'{"data":null,"error":null}', (("Content-Type", "application/json"),))]
+            self.gate.wait(10)
+        request_id = req.headers.get("helicone-request-id", "")
+        ok = answer(200, b'{"data":null,"error":null}', (("Content-Type", "application/json"),))
+        with self._lock:
+            new = request_id not in self._seen
+            self._seen.add(request_id)
+            if self._refuse and new and len(self._seen) % 10 == 3:
+                self.refused.append(request_id)
+                return [answer(503, b'{"error":"busy"}', (("Content-Type", "application/json"),))]
+            self.ok.append(request_id)
+            if self._drop and req.pipelined and not self.dropped:
+                self.dropped = True
+                return [ok, CLOSE]
+        return [ok]
 
-    return script
+
+async def burst(driver: Driver, echo: EchoServer, log_host: RawServer, gate: threading.Event, calls: int) -> list[str]:
+    """``calls`` async-mode calls while the log host holds its first records, then flush()."""
+    client = helicone_wrap.wrap(
+        driver.client(echo.url + "/v1"), mode="async", base_url=f"http://127.0.0.1:{log_host.port}",
+        api_key="sk-helicone-local",
+    )  # fmt: skip
+    ids = []
+    for _ in range(calls):
+        result = await driver.call(client.chat.completions.create, model="gpt-4o-mini",
+                                   messages=[{"role": "user", "content": "hello"}])  # fmt: skip
+        ids.append(result.helicone_id)
+    gate.set()
+    assert helicone_wrap.flush(10)
+    assert len(set(ids)) == calls
+    assert {req.target for req in log_host.requests} == {"/oai/v1/log"}
+    return ids
 
 
 async def test_a_burst_of_async_mode_calls_is_pipelined_and_each_record_arrives_once(
     driver: Driver, echo: EchoServer, _delivery_env: None
 ) -> None:
-    """100 calls in async mode: after flush() the log host got each call's record exactly once
-    (by ``Helicone-Request-Id``), and some were pipelined."""
-    gate = threading.Event()
-    with RawServer(gated_log_host(gate)) as log_host:
-        client = helicone_wrap.wrap(
-            driver.client(echo.url + "/v1"), mode="async", base_url=f"http://127.0.0.1:{log_host.port}",
-            api_key="sk-helicone-local",
-        )
-        ids = []
-        for _ in range(100):
-            result = await driver.call(client.chat.completions.create, model="gpt-4o-mini",
-                                       messages=[{"role": "user", "content": "hello"}])
-            ids.append(result.helicone_id)
-        gate.set()
-        assert helicone_wrap.flush(10)
-        received = [req.headers.get("helicone-request-id") for req in log_host.requests]
-        assert {req.target for req in log_host.requests} == {"/oai/v1/log"}
-        assert sorted(received, key=str) == sorted(ids)
-        assert len(set(ids)) == 100
+    """100 calls in async mode: after flush() the log host accepted each call's record exactly
+    once (by ``Helicone-Request-Id``), the ones it refused were sent again (and only those), and
+    the burst was pipelined."""
+    host = LogHost(refuse=True)
+    with RawServer(host.script) as log_host:
+        ids = await burst(driver, echo, log_host, host.gate, 100)
+        assert sorted(host.ok) == sorted(ids)  # each record accepted exactly once
+        assert len(host.refused) == 10
+        received = sorted(req.headers["helicone-request-id"] for req in log_host.requests)
+        assert received == sorted(ids + host.refused)  # only the refused ones went twice
         assert log_host.overlaps > 0
-        stats = helicone_wrap.delivery_stats()
-        assert (stats.delivered, stats.failed, stats.retried, stats.pending) == (100, 0, 0, 0)
+    stats = helicone_wrap.delivery_stats()
+    assert (stats.delivered, stats.failed, stats.retried, stats.pending) == (100, 0, 10, 0)
+
+
+async def test_a_log_host_that_drops_a_pipeline_loses_no_record(
+    driver: Driver, echo: EchoServer, _delivery_env: None
+) -> None:
+    """The log host closes a pipelined connection after one answer, without saying so: the
+    records written behind it are sent again at once (no retry, no failure), each accepted once."""
+    host = LogHost(drop=True)
+    with RawServer(host.script) as log_host:
+        ids = await burst(driver, echo, log_host, host.gate, 40)
+        assert sorted(host.ok) == sorted(ids)
+        assert host.dropped  # it really dropped a pipeline
+        assert log_host.overlaps > 0
+    stats = helicone_wrap.delivery_stats()
+    assert (stats.delivered, stats.failed, stats.retried, stats.pending) == (40, 0, 0, 0)
