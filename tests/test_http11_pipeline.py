@@ -90,7 +90,7 @@ def test_batch_is_pipelined_on_one_connection_each_reply_its_own(client: Http11C
         outcomes = batch(client, server.port, targets)
     assert bodies(outcomes) == [target.encode() for target in targets]
     assert server.connections == 1
-    answered_once(server, targets)
+    assert [req.target for req in server.requests] == targets
     assert server.overlaps > 0  # really pipelined
     first = server.requests[0]
     assert (first.target, first.number, first.pipelined) == ("/r0", 0, False)  # alone on the fresh connection
@@ -183,6 +183,18 @@ def test_a_server_that_never_answers_pipelined_requests_costs_one_timeout(impati
         assert bodies(again) == [target.encode() for target in targets_of(6, "/again")]
         assert server.overlaps == before
         assert not any(req.pipelined for req in server.requests if req.conn > 0)
+
+
+def test_a_host_that_never_answers_costs_one_timeout_per_batch_not_per_request(impatient: Http11Client) -> None:
+    """Accepted, never answered: every request gets ``ReadTimeout`` after one timeout (they go
+    back to the retry policy), instead of a sender held for a timeout per request in the batch."""
+    with RawServer(lambda req: [HANG]) as server:
+        started = time.monotonic()
+        outcomes = batch(impatient, server.port, targets_of(8))
+        elapsed = time.monotonic() - started
+    assert all(type(outcome) is http.ReadTimeout for outcome in outcomes), outcomes
+    assert elapsed < 1.5, f"{elapsed:.1f}s for 8 requests with a 0.5 s timeout"
+    assert server.connections == 1
 
 
 def test_connection_refused_fails_every_request_after_one_dial(

@@ -22,6 +22,8 @@ The rules, after RFC 9112 §9.3.2:
   time from then on, for the life of the process: a server that mishandles pipelining costs one
   timeout.
 - A failure of the whole connection (connect, TLS, a send timeout) is every request's failure.
+  So is a timeout of a request sent alone: a host that accepts connections but does not answer
+  costs one timeout per batch, not one per request (the others were not sent; they are retried).
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ def request_many(client: Http11Client, origin: Origin, items: Sequence[Item], me
             index = todo.pop(0)
             try:
                 results[index] = client.request(origin, *items[index], method)
-            except (http.ConnectError, http.ConnectTimeout) as exc:  # nothing will get through: don't dial per request
+            except (http.ConnectError, http.ConnectTimeout, http.ReadTimeout, http.WriteTimeout) as exc:
+                # Nothing gets through, or nothing answers in time: don't dial (and wait a whole
+                # timeout) per request; the rest go back to the caller's retry policy at once.
                 for rest in [index, *todo]:
                     results[rest] = exc
                 break
