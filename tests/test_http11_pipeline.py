@@ -97,11 +97,14 @@ def test_batch_is_pipelined_on_one_connection_each_reply_its_own(client: Http11C
     assert server.requests[1].pipelined  # the rest came back to back
 
 
-def test_a_server_that_closes_after_every_answer_is_never_pipelined_to(client: Http11Client) -> None:
-    """``Connection: close`` on every answer: each request alone, on its own connection, all answered."""
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/1.0"])
+def test_a_server_that_closes_after_every_answer_is_never_pipelined_to(client: Http11Client, version: str) -> None:
+    """``Connection: close`` on every answer (or HTTP/1.0 without keep-alive): each request alone,
+    on its own connection, all answered."""
 
     def script(req: RawRequest) -> list[Action]:
-        return [answer(200, req.target.encode(), (("Connection", "close"),)), CLOSE]
+        close = (("Connection", "close"),) if version == "HTTP/1.1" else ()
+        return [answer(200, req.target.encode(), close, version=version), CLOSE]
 
     targets = targets_of(6)
     with RawServer(script) as server:
@@ -289,6 +292,23 @@ def test_send_many_splits_large_bodies_into_runs_and_answers_each(monkeypatch: p
     assert all(size <= PIPELINE_BYTES + 1024 for size in runs if size < 300_000)
     assert server.overlaps > 0
     assert len(server.requests) == len(sizes)
+
+
+def test_send_many_a_request_that_cannot_be_sent_fails_alone() -> None:
+    """A request whose header would inject a line is refused (``LocalProtocolError``) before
+    anything is sent; the others in the batch are still sent and answered."""
+    transport = RestTransport(timeout=3.0, connections=2)
+    requests = [(b"{}", JSON, {"X-Id": str(i)}) for i in range(5)]
+    requests[2] = (b"{}", JSON, {"X-Id": "2\r\nX-Injected: yes"})
+    with RawServer(_body_id) as server:
+        answers = transport.send_many("POST", f"http://127.0.0.1:{server.port}", "/oai/v1/log", requests)
+        transport.close()
+    assert type(answers[2]) is http.LocalProtocolError
+    assert [a.content for i, a in enumerate(answers) if i != 2 and isinstance(a, Answer)] == [
+        b"0:2", b"1:2", b"3:2", b"4:2"
+    ]
+    assert [req.headers["x-id"] for req in server.requests] == ["0", "1", "3", "4"]
+    assert not any("x-injected" in req.headers for req in server.requests)
 
 
 def test_send_many_through_a_proxy_goes_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
