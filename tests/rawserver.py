@@ -16,7 +16,10 @@ reading requests) and :data:`HANG` (never answer, until the server stops). Give 
 early, e.g. 413, without reading the body: its script should end with CLOSE or RESET).
 
 The server also notes requests that arrived while a request on the same connection was still
-unanswered (:attr:`RawServer.overlaps`): a client that shares a connection between threads.
+unanswered (:attr:`RawServer.overlaps`): a client that shares a connection between threads, or
+one that pipelines. :attr:`RawRequest.pipelined` tells a script that more bytes were already
+waiting behind the request when it was read (a pipelining client wrote the next one before this
+one's answer), so a script can play a server that mishandles pipelining.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class RawRequest(NamedTuple):
     raw: bytes
     conn: int
     number: int
+    pipelined: bool = False
 
 
 def answer(
@@ -169,7 +173,8 @@ class RawServer:
                 buffer += data
             body, buffer = buffer[:size], buffer[size:]
             method, target, _ = request_line.split(" ", 2)
-            request = RawRequest(method, target, headers, body, head + b"\r\n\r\n" + body, index, number)
+            pipelined = bool(buffer) or _readable(sock)
+            request = RawRequest(method, target, headers, body, head + b"\r\n\r\n" + body, index, number, pipelined)
             number += 1
             with self._lock:
                 self.requests.append(request)

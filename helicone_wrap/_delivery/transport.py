@@ -22,6 +22,7 @@ from .._http import http
 from .http11 import Http11Client, Origin, Reply, decoded_body, encode_head, header_lines
 
 _EMPTY: Mapping[str, str] = {}
+_NOT_SENT = Exception("not sent")  # a placeholder in send_many's results, replaced before it returns
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
 #: Bytes of request bodies written back to back in one pipelined run (the answers are small;
 #: well under what socket buffers hold, so writing all before reading cannot stall).
@@ -133,9 +134,15 @@ class RestTransport:
                 except http.TransportError as exc:
                     out.append(exc)
             return out
-        items = [(self._head(route, method, path, content, headers, extra), content)
-                 for content, headers, extra in requests]
         results: list[Answer | Exception] = []
+        items, sent = [], []  # what is sent, and where each one's outcome goes in results
+        for content, headers, extra in requests:
+            try:
+                items.append((self._head(route, method, path, content, headers, extra), content))
+                sent.append(len(results))
+                results.append(_NOT_SENT)
+            except http.TransportError as exc:  # a header that cannot be sent: this request alone fails
+                results.append(exc)
         start = 0
         while start < len(items):
             stop, size = start, 0
@@ -143,7 +150,8 @@ class RestTransport:
                 size += len(items[stop][0]) + len(items[stop][1])
                 stop += 1
             replies = self._direct.request_many(route.origin, items[start:stop], method)
-            results += [reply if isinstance(reply, Exception) else _answer(reply) for reply in replies]
+            for at, reply in zip(sent[start:stop], replies, strict=True):
+                results[at] = reply if isinstance(reply, Exception) else _answer(reply)
             start = stop
         return results
 

@@ -17,10 +17,13 @@ The rules, after RFC 9112 §9.3.2:
   failure is an ordinary "no answer" for the retry policy). The caller only pipelines
   writes that are idempotent by their id (async-mode log records: Helicone and our gateway keep
   one row per request id), which is what §9.3.2 asks of non-idempotent pipelining.
-- An origin that stops answering in the middle of a pipeline (a read timeout, or a close
-  without ``Connection: close``, after some answers came) is served one request at a time from
-  then on, for the life of the process: a server that mishandles pipelining costs one timeout.
+- An origin that stops answering a pipeline (a read timeout, whether or not some answers came
+  first, or a close without ``Connection: close`` after some answers) is served one request at a
+  time from then on, for the life of the process: a server that mishandles pipelining costs one
+  timeout.
 - A failure of the whole connection (connect, TLS, a send timeout) is every request's failure.
+  So is a timeout of a request sent alone: a host that accepts connections but does not answer
+  costs one timeout per batch, not one per request (the others were not sent; they are retried).
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ def request_many(client: Http11Client, origin: Origin, items: Sequence[Item], me
             index = todo.pop(0)
             try:
                 results[index] = client.request(origin, *items[index], method)
-            except (http.ConnectError, http.ConnectTimeout) as exc:  # nothing will get through: don't dial per request
+            except (http.ConnectError, http.ConnectTimeout, http.ReadTimeout, http.WriteTimeout) as exc:
+                # Nothing gets through, or nothing answers in time: don't dial (and wait a whole
+                # timeout) per request; the rest go back to the caller's retry policy at once.
                 for rest in [index, *todo]:
                     results[rest] = exc
                 break
@@ -77,8 +82,11 @@ def request_many(client: Http11Client, origin: Origin, items: Sequence[Item], me
                 resent.add(index)
                 todo.append(index)
             continue
-        if replies and isinstance(error, http.ReadTimeout):
-            client._serial.add(origin)  # answered some, then nothing: it does not read pipelined requests
+        if isinstance(error, http.ReadTimeout):
+            # No answer in time on a connection that already answered one whole exchange: it does
+            # not read pipelined requests (or is too slow for them); without this, every later
+            # batch would cost a timeout and all but its first record.
+            client._serial.add(origin)
         for index in unanswered:
             results[index] = error
     return [result if result is not None else http.RemoteProtocolError("no answer") for result in results]
