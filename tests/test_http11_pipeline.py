@@ -137,6 +137,26 @@ def test_connection_close_mid_pipeline_resends_the_rest_on_a_new_connection(clie
         assert server.overlaps > before
 
 
+def test_a_server_that_closes_every_third_answer_stays_pipelined(client: Http11Client) -> None:
+    """Servers cap requests per connection (nginx's keepalive_requests): an announced close, however
+    often, is no reason to stop pipelining, and every request is still answered once."""
+
+    def script(req: RawRequest) -> list[Action]:
+        if req.number == 2:
+            return [answer(200, req.target.encode(), (("Connection", "close"),)), CLOSE]
+        return echo(req)
+
+    targets = targets_of(20)
+    with RawServer(script) as server:
+        outcomes = batch(client, server.port, targets)
+        assert bodies(outcomes) == [target.encode() for target in targets]
+        answered_once(server, targets)
+        before = server.overlaps
+        again = batch(client, server.port, targets_of(6, "/again"))
+        assert bodies(again) == [target.encode() for target in targets_of(6, "/again")]
+        assert server.overlaps > before  # still pipelined after seven closes
+
+
 @pytest.mark.parametrize("drop", [RESET, CLOSE], ids=["reset", "close"])
 def test_a_server_that_drops_a_pipeline_gets_the_rest_again_one_at_a_time(client: Http11Client, drop: str) -> None:
     """After answering two pipelined requests the server drops the connection without saying so:

@@ -12,9 +12,10 @@ The rules, after RFC 9112 §9.3.2:
   connection sends its first request alone, so a server that closes after each answer, or
   speaks HTTP/1.0, is never pipelined to.
 - Requests after an answer that says ``Connection: close``, or after the connection closed
-  without answering them, were not answered and are sent again on a new connection. One left
-  unanswered a second time turns pipelining off for the origin, and goes one at a time (where a
-  failure is an ordinary "no answer" for the retry policy). The caller only pipelines
+  without answering them, were not answered and are sent again on a new connection. An
+  announced close, however frequent (a cap on requests per connection), changes nothing else;
+  one left unanswered a second time by an unannounced close turns pipelining off for the
+  origin, and goes one at a time (where a failure is an ordinary "no answer" for the retry policy). The caller only pipelines
   writes that are idempotent by their id (async-mode log records: Helicone and our gateway keep
   one row per request id), which is what §9.3.2 asks of non-idempotent pipelining.
 - An origin that stops answering a pipeline (a read timeout, whether or not some answers came
@@ -77,9 +78,10 @@ def request_many(client: Http11Client, origin: Origin, items: Sequence[Item], me
             if error is not None and replies:
                 client._serial.add(origin)  # closed mid-pipeline without saying so: no more pipelining here
             for index in unanswered:
-                if index in resent:  # unanswered twice when pipelined: this origin gets one at a time
-                    client._serial.add(origin)
-                resent.add(index)
+                if error is not None:  # an announced close (error None) does not count against the origin
+                    if index in resent:  # unanswered twice when pipelined: this origin gets one at a time
+                        client._serial.add(origin)
+                    resent.add(index)
                 todo.append(index)
             continue
         if isinstance(error, http.ReadTimeout):
