@@ -240,3 +240,40 @@ def test_the_spliced_record_is_the_parsed_record(request_text: str | None, respo
             "request": request_text, "status": status, "response_headers": {"content-type": "application/json"},
             "response": response_text, "start": 1700000000.25, "end": 1700000001.5, "ttft": 12.4}
     assert json.loads(record.log_record_bytes(body)) == record.log_record(body)
+
+
+async def test_a_burst_of_records_reaches_the_gateway_pipelined_every_one_stored(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records queued together go to our gateway (uvicorn) written back to back on one connection,
+    and it stores every one of them with its own session and properties."""
+    import contextlib
+    import sqlite3
+
+    from helicone_wrap._delivery.http11 import pipeline
+
+    runs: list[int] = []
+    exchange = pipeline._exchange_many
+
+    def counted(conn: Any, items: Any, method: str) -> Any:
+        runs.append(len(items))
+        return exchange(conn, items, method)
+
+    monkeypatch.setattr(pipeline, "_exchange_many", counted)
+    client = async_client(driver, echo, helicone, properties={"burst": "yes"})
+    ids = []
+    with helicone_wrap.session("Burst", id="b0b3f0aa-3f1c-4c4e-9a55-3ad7f3f6a002"):
+        for _ in range(30):
+            ids.append((await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)).helicone_id)
+    assert helicone_wrap.flush(20)
+    assert max(runs, default=0) > 1, f"nothing was pipelined: {runs}"
+    stats = helicone_wrap.delivery_stats()
+    assert (stats.delivered, stats.failed, stats.retried) == (30, 0, 0)
+    helicone.store.flush()
+    with contextlib.closing(sqlite3.connect(helicone.store.path)) as db:
+        found = {r[0] for r in db.execute(
+            f"SELECT request_id FROM requests WHERE request_id IN ({','.join('?' * len(ids))})", ids)}
+    assert found == set(ids)
+    rows = [stored(helicone, rid) for rid in ids[::7]]
+    assert all(row["request_properties"]["burst"] == "yes" for row in rows)
+    assert all(row["request_properties"]["Helicone-Session-Id"] == "b0b3f0aa-3f1c-4c4e-9a55-3ad7f3f6a002" for row in rows)
