@@ -322,4 +322,6 @@ def test_version_1_log_migrates_to_float_milliseconds(tmp_path: Path) -> None:
         types = {row[1]: row[2] for row in conn.execute("PRAGMA table_info(requests)")}
         ttft = conn.execute("SELECT ttft_ms FROM requests WHERE request_id != 'old'").fetchone()[0]
     assert types["latency_ms"] == "REAL" and types["ttft_ms"] == "REAL"
-    assert isinstance(ttft, float) and ttft >= 12.3 and ttft != int(ttft)
+    # 12.3 ms of "thinking", less up to 1 ms: uvicorn runs on uvloop when it is installed, and libuv's
+    # timers count whole milliseconds of a clock read once per loop turn, so they may fire that early.
+    assert isinstance(ttft, float) and ttft >= 11.3 and ttft != int(ttft)
