@@ -258,29 +258,13 @@ class _Sender(_OutboxSide):
 
     def _finish(self, op: _Op, error: BaseException | None, *, stored: bool = False) -> None:
         """Done here: delivered, failed (``error``), or ``stored`` back in the outbox (row kept)."""
-        op.state = DONE
-        with self.lock:
-            self.unfinished.pop(op.seq, None)
-            if not self.unfinished:
-                self.unordered = False
-            if error is not None:
-                self.counts["failed"] += 1
-            elif not stored:
-                self.counts["delivered"] += 1
-            # Wake flush() only when its condition may now hold, not once per operation.
-            wake = self.flush_waiters > 0 and (
-                self.unordered or not self.unfinished or next(iter(self.unfinished)) >= self.flush_target
-            )
-        if op.in_outbox and op.op_id is not None and not stored:
-            self.deletions.append(op.op_id)
-        if op.handle is not None:
-            op.handle._part_done(error)
-        if wake:
-            with self.done_cond:
-                self.done_cond.notify_all()
+        self._finish_all([op], error, stored=stored)
 
     def _finish_delivered(self, ops: list[_Op]) -> None:
         """:meth:`_finish` for several delivered operations, under one lock."""
+        self._finish_all(ops, None)
+
+    def _finish_all(self, ops: list[_Op], error: BaseException | None, *, stored: bool = False) -> None:
         with self.lock:
             unfinished = self.unfinished
             for op in ops:
@@ -288,15 +272,19 @@ class _Sender(_OutboxSide):
                 unfinished.pop(op.seq, None)
             if not unfinished:
                 self.unordered = False
-            self.counts["delivered"] += len(ops)
+            if error is not None:
+                self.counts["failed"] += len(ops)
+            elif not stored:
+                self.counts["delivered"] += len(ops)
+            # Wake flush() only when its condition may now hold, not once per operation.
             wake = self.flush_waiters > 0 and (
                 self.unordered or not unfinished or next(iter(unfinished)) >= self.flush_target
             )
         for op in ops:
-            if op.in_outbox and op.op_id is not None:
+            if op.in_outbox and op.op_id is not None and not stored:
                 self.deletions.append(op.op_id)
             if op.handle is not None:
-                op.handle._part_done(None)
+                op.handle._part_done(error)
         if wake:
             with self.done_cond:
                 self.done_cond.notify_all()

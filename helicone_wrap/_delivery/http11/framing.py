@@ -271,16 +271,22 @@ def simple_reply(data: bytes, pos: int = 0) -> tuple[Reply, int] | None:
     return Reply(int(head[9:12]), data[end + 4 : size], data[first:end].split(b"\r\n")), size
 
 
-def quick_reply(reader: _Reader) -> Reply | None:
-    """The common answer (:func:`simple_reply`) read in one ``recv``, when it is exactly what came.
-    Anything else (None) stays in the reader's buffer for :func:`read_reply`. Keep-alive when it returns.
-    """
+def _receive(sock: socket.socket) -> bytes:
+    """The next bytes of an answer; :class:`_NoAnswer` when the server reset or closed instead."""
     try:
-        data = reader.sock.recv(65536)
+        data = sock.recv(65536)
     except (ConnectionResetError, BrokenPipeError) as exc:
         raise _NoAnswer(str(exc)) from exc
     if not data:
         raise _NoAnswer("the server closed the connection without answering")
+    return data
+
+
+def quick_reply(reader: _Reader) -> Reply | None:
+    """The common answer (:func:`simple_reply`) read in one ``recv``, when it is exactly what came.
+    Anything else (None) stays in the reader's buffer for :func:`read_reply`. Keep-alive when it returns.
+    """
+    data = _receive(reader.sock)
     found = simple_reply(data)
     if found is None or found[1] != len(data):
         reader.buf += data
@@ -293,12 +299,7 @@ def next_reply(reader: _Reader, method: str) -> tuple[Reply, bool]:
     it is whole there, else a ``recv`` first; anything unusual goes through :func:`read_reply`.
     """
     if not reader.buf:
-        try:
-            more = reader._more()
-        except (ConnectionResetError, BrokenPipeError) as exc:
-            raise _NoAnswer(str(exc)) from exc
-        if not more:
-            raise _NoAnswer("the server closed the connection without answering")
+        reader.buf += _receive(reader.sock)
     if method != "HEAD":
         data = bytes(reader.buf)
         found = simple_reply(data)
