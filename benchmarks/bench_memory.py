@@ -12,8 +12,10 @@ warm-up and ``gc.collect()``, once the delivery queue has drained:
   untraced;
 - tracemalloc (1 frame) over a separate slice of ``--trace-calls`` calls (same shape: sessions of
   10, enrich on 10%) run just before: tracing makes each call ~3.5x dearer, so tracing all
-  100,000 would take minutes. Its growth, the per-call slope projected to the full run, and the
-  top allocation sites still alive at the end are reported;
+  100,000 would take minutes. The slice runs in two halves: the first lets bounded caches fill
+  (``re``'s and ``urllib``'s caches, the request-id pool), which would otherwise read as a
+  per-call slope; the second half's growth, its per-call slope projected to the full run, and
+  the top allocation sites still alive at its end are reported (the first half's growth too);
 - a raw control: the same measures over ``--raw-calls`` raw openai calls in the same process
   (plain ``OpenAI`` client, no sessions), before the wrapped run. Raw openai + httpx grow RSS by
   themselves (~17 B/call measured on openai 2, with no Python objects retained), so the raw
@@ -131,19 +133,26 @@ def main(argv: list[str] | None = None) -> None:
                       "allocated_blocks": sys.getallocatedblocks() - raw_blocks0,
                       "rss_bytes_per_call": raw_rss / max(1, args.raw_calls)}
 
-        # tracemalloc slice (separate, before the RSS run, so tracing's own memory is not in RSS).
-        trace_sessions = max(1, args.trace_calls // CALLS_PER_SESSION)
+        # tracemalloc slice (separate, before the RSS run, so tracing's own memory is not in RSS), in
+        # two halves back to back: bounded caches (re's, urllib's quote cache, the request-id pool)
+        # still fill during the first, so only the second half's growth is a per-call slope.
+        trace_sessions = max(2, args.trace_calls // CALLS_PER_SESSION)
         first = args.warmup_sessions
         gc.collect()
         tracemalloc.start(1)
         traced0 = tracemalloc.get_traced_memory()[0]
-        snap0 = tracemalloc.take_snapshot()
         enriched = 0
-        traced_calls = run_sessions(first, trace_sessions)
+        first_half_calls = run_sessions(first, trace_sessions // 2)
+        _flush(delivery)
+        gc.collect()
+        traced_half = tracemalloc.get_traced_memory()[0]
+        snap0 = tracemalloc.take_snapshot()
+        traced_calls = run_sessions(first + trace_sessions // 2, trace_sessions - trace_sessions // 2)
         traced_enriched = enriched
         _flush(delivery)
         gc.collect()
-        traced_growth = tracemalloc.get_traced_memory()[0] - traced0
+        traced_growth = tracemalloc.get_traced_memory()[0] - traced_half
+        first_half_growth = traced_half - traced0
         snap1 = tracemalloc.take_snapshot()
         tracemalloc.stop()
         top = [
@@ -181,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
             "enrich": enrich_note, "enriched": enriched, "delivery": flush_state,
             "rss_growth_bytes": rss_growth, "allocated_blocks_growth": blocks_growth,
             "traced_calls": traced_calls, "traced_enriched": traced_enriched,
+            "traced_first_half": {"calls": first_half_calls, "bytes": first_half_growth},
             "tracemalloc_growth_bytes": traced_growth, "tracemalloc_bytes_per_call": per_call,
             "tracemalloc_projected_bytes": per_call * calls_done,
             "tracemalloc_top": top, "checkpoints": checkpoints, "raw_control": raw_growth,

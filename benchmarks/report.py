@@ -87,6 +87,14 @@ def verdict(s: dict[str, float], target: float) -> str:
     return "MISSED" if s["min"] > target else "MISSED (marginal: spread crosses target)"
 
 
+def _warm_half(r: dict[str, Any]) -> str:
+    """The tracemalloc slice's first half (bounded caches filling), when the run reports it."""
+    first = r.get("traced_first_half")
+    if not first:
+        return ""
+    return f", after a first traced half of {first['calls']:,} calls that grew {mb(first['bytes'])} (caches filling)"
+
+
 def peer_verdict(s: dict[str, float]) -> str:
     lo, hi = PEER_RANGE
     return "within expected range" if lo <= s["median"] <= hi else "outside expected 1.25–2.1×"
@@ -218,7 +226,7 @@ def build(raws: list[dict[str, Any]]) -> tuple[str, list[str], str]:
                 f"over {raw_c['calls']:,} calls → {mb(raw_proj)} for the same count; excess {mb(excess)}); "
                 f"Python objects: +{r['allocated_blocks_growth']:,} blocks; tracemalloc +{mb(r['tracemalloc_growth_bytes'])} "
                 f"over {r['traced_calls']:,} traced calls = {r['tracemalloc_bytes_per_call']:.1f} B/call "
-                f"(→ {mb(r['tracemalloc_projected_bytes'])} per {r['calls']:,})",
+                f"(→ {mb(r['tracemalloc_projected_bytes'])} per {r['calls']:,}){_warm_half(r)}",
                 verdict_text)
             summary_lines.append(f"openai {major} memory: RSS +{mb(r['rss_growth_bytes'])} over {r['calls']:,} "
                                  f"calls (raw control → {mb(raw_proj)}), tracemalloc "
@@ -365,8 +373,8 @@ def _document(raws: list[dict[str, Any]], md: list[str], summary_lines: list[str
     out.append("- **Streaming** (`bench_streaming.py`): 200-chunk SSE streams; per-chunk CPU is counted from the "
                "first chunk to the end; TTFT is wall time from `create()` to the first chunk.")
     out.append("- **Memory** (`bench_memory.py`): see its docstring; RSS over all calls untraced, tracemalloc "
-               "over a separate slice (tracing costs ~3.5× per call), after a warm-up, a delivery flush and "
-               "`gc.collect()`.")
+               "over the second half of a separate slice (tracing costs ~3.5× per call; the first half lets "
+               "bounded caches fill), after a warm-up, a delivery flush and `gc.collect()`.")
     out.append("- **Async mode** (`bench_asynclog.py`): `wrap(client, mode=\"async\")` against raw openai in "
                "alternating segments of one process; CPU per call on the caller's thread (`thread_time`) and for "
                "the whole process (the delivery worker included, each segment ends with `flush()`). Its row next "

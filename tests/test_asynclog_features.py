@@ -217,3 +217,38 @@ async def test_omitted_responses_call_keeps_model_tokens_and_cost(
     assert row["cost"] is not None and row["cost"] > 0
     wire = json.dumps(records[rid])
     assert "s3cr3t-question" not in wire and "Hello" not in wire
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_the_providers_cookies_never_reach_a_record_its_other_headers_do(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer, records: dict[str, dict[str, Any]], stream: bool
+) -> None:
+    """The provider's Set-Cookie (the caller's alone) is left out of the record; every other
+    response header is in it, lower-cased, as Helicone's own logger sends them."""
+    client = async_client(driver, echo, helicone)
+    answer = {"Set-Cookie": "sid=c00kie-secret; HttpOnly", "X-Request-Trace": "trace-7", "OpenAI-Processing-Ms": "12"}
+    result = await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=[{"role": "user", "content": "q"}],
+                               stream=stream, extra_headers={"x-test-respond-with": json.dumps(answer)})
+    if stream:
+        await driver.consume(result)
+    assert helicone_wrap.flush(10)
+    assert helicone.store.wait_for(result.helicone_id, 5) is not None
+    sent = records[result.helicone_id]["providerResponse"]["headers"]
+    assert sent["x-request-trace"] == "trace-7" and sent["openai-processing-ms"] == "12"
+    assert sent["content-type"].startswith("application/json" if not stream else "text/event-stream")
+    assert all(name == name.lower() for name in sent)
+    assert "set-cookie" not in sent and "c00kie-secret" not in json.dumps(records[result.helicone_id])
+
+
+def test_record_headers_join_repeats_and_survive_odd_bytes() -> None:
+    """httpx's raw pairs: a repeated name is joined with ", " (as httpx's items() does), a name in
+    any case is lower-cased, private ones are dropped, and a NUL byte in a value is kept as it is."""
+    from helicone_wrap._asynclog.record import _response_headers
+    from helicone_wrap._http import http
+
+    repeated = http.Headers([(b"X-Seen", b"a"), (b"Set-Cookie", b"s=1"), (b"x-seen", b"b"), (b"Date", b"today")])
+    assert _response_headers(repeated) == {"x-seen": "a, b", "date": "today"}
+    odd = http.Headers([(b"X-Odd", b"a\x00b"), (b"Content-Type", b"text/plain")])
+    assert _response_headers(odd) == {"x-odd": "a\x00b", "content-type": "text/plain"}
+    assert _response_headers(http.Headers([])) == {}
+    assert _response_headers({"X-Plain": "v", "Authorization": "Bearer k"}) == {"x-plain": "v"}

@@ -28,7 +28,7 @@ PRODUCER = textwrap.dedent(
     from helicone_wrap import _delivery
     from tests.echo_server import EchoServer
     log_url, outbox, count, durable, key = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5]
-    _delivery.configure(outbox=outbox, exit_timeout=1.0, request_timeout=30.0, durable=durable)
+    _delivery.configure(outbox=None if outbox == "-" else outbox, exit_timeout=1.0, request_timeout=30.0, durable=durable)
     echo = EchoServer().start()
     client = helicone_wrap.wrap(openai.OpenAI(base_url=echo.url + "/v1", api_key="sk-test-openai", max_retries=0),
                                 mode="async", base_url=log_url, api_key=key)
@@ -39,9 +39,11 @@ PRODUCER = textwrap.dedent(
     stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "s"}], stream=True)
     list(stream)
     ids.append(stream.helicone_id)
+    if len(sys.argv) > 6 and sys.argv[6] == "feedback":
+        result.feedback(True)  # one operation of another kind, for the exit message
     print(" ".join(ids), flush=True)
     print("queued", flush=True)
-    if len(sys.argv) > 6:
+    if len(sys.argv) > 6 and sys.argv[6] == "wait":
         sys.stdin.read()  # wait here to be killed
     """
 )
@@ -83,6 +85,9 @@ def test_async_records_are_saved_at_exit_and_delivered_by_the_next_process(
     assert proc.returncode == 0, err
     assert len(ids) == COUNT + 1
     assert sorted(r.request_id for r in Outbox(outbox, "inspect").rows()) == sorted(ids)
+    # the exit message names what was left: log records, not enrich/feedback/score operations
+    assert f"helicone_wrap: {COUNT + 1} async-mode log records were not delivered before exit; saved to " in err
+    assert "enrich/feedback/score" not in err
 
     log_host.clear_rules()
     before = len(log_host.seen())
@@ -109,3 +114,15 @@ def test_durable_async_records_survive_kill_9(log_host: FaultServer, tmp_path: P
     assert ok and replayed == COUNT + 1
     assert_every_record_arrived_whole(log_host, before, ids)
     assert Outbox(outbox, "inspect").rows() == []
+
+
+def test_exit_without_outbox_names_the_log_records_and_other_operations_it_loses(log_host: FaultServer) -> None:
+    """With outbox=None, the exit warning counts async-mode log records and enrich/feedback/score apart."""
+    proc = spawn(PRODUCER, log_host.url, "-", "4", "0", KEY, "feedback")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert (
+        "helicone_wrap: 6 operations (5 async-mode log records, 1 enrich/feedback/score operation) were not "
+        "delivered before exit; lost, as no outbox is configured." in err
+    )
+    assert KEY not in err

@@ -69,7 +69,8 @@ def run(code: str, *args: str) -> tuple[str, str, float]:
 
 def exit_line(count: int, outbox: Path) -> str:
     return (
-        f"helicone_wrap: {count} enrich/feedback/score operations were not delivered before exit; "
+        f"helicone_wrap: {count} enrich/feedback/score operation{'s were' if count != 1 else ' was'} not "
+        "delivered before exit; "
         f"saved to the outbox at {outbox} (inspect: helicone-wrap outbox)."
     )
 

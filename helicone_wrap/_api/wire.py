@@ -165,10 +165,21 @@ def build_write(kind: str, request_id: str, body: Any) -> ApiRequest:
     if kind in (KIND_FEEDBACK, KIND_SCORE):
         return ApiRequest("POST", f"/v1/request/{request_id}/{kind}", body)
     if kind == KIND_LOG:
-        from .._asynclog import record
-
+        record = _RECORD[0] if _RECORD else _record_module()
         return ApiRequest("POST", record.LOG_PATH, record.log_record_bytes(body))  # bytes: sent as they are
     raise ValueError(f"unknown operation kind {kind!r}")
+
+
+#: :mod:`helicone_wrap._asynclog.record`, once imported: a function-level import per record would
+#: cost an import-system lookup on every one (importing it at module level would be a cycle).
+_RECORD: list[Any] = []
+
+
+def _record_module() -> Any:
+    from .._asynclog import record
+
+    _RECORD.append(record)
+    return record
 
 
 def build_add_property(request_id: str, key: str, value: object) -> ApiRequest:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .hooks import LogState
 
 EXT = "helicone_wrap.asynclog"
-KIND_LOG = "log"  # == _api.KIND_LOG (not imported: _api imports this package lazily)
 
 
 class Call:
@@ -116,7 +115,7 @@ class Call:
                 ttft_ms=self.ttft,
                 note=note,
             )
-            _delivery.submit(KIND_LOG, self.id, [pending], state.log_target)
+            _delivery.submit_log(self.id, pending, state.log_target)
         except Exception as exc:
             _guard.internal_error("async-log", exc)
         finally:

@@ -30,6 +30,7 @@ STATUS_CUT_SHORT = -3
 
 OMIT_REQUEST = "helicone-omit-request"
 OMIT_RESPONSE = "helicone-omit-response"
+_OMIT_NAMES = frozenset({"Helicone-Omit-Request", OMIT_REQUEST, "Helicone-Omit-Response", OMIT_RESPONSE})
 #: Response headers never copied into a record (cookies belong to the caller alone).
 _PRIVATE_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization"})
 
@@ -37,13 +38,22 @@ _PRIVATE_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization"})
 def _response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Lower-case names to values (repeats joined with ``", "``, as httpx's ``items()`` does), minus private ones.
 
-    Reads httpx's raw byte pairs when it can: decoding them here is several times cheaper than
-    going through ``Headers.items()``.
+    Runs on the caller's thread, so it reads httpx's raw byte pairs: all names are lower-cased and
+    decoded in one go, all values in another (a handful of C calls, however many headers there
+    are). A name or value holding a NUL byte (h11 never lets one through, a custom transport
+    might), a repeated name or a private one takes the pair-by-pair path.
     """
     raw = getattr(headers, "raw", None)
     if not isinstance(raw, list):
         return {k.lower(): v for k, v in headers.items() if k.lower() not in _PRIVATE_RESPONSE_HEADERS}
-    out: dict[str, str] = {}
+    count = len(raw)
+    names = b"\0".join([pair[0] for pair in raw]).lower().decode("latin-1").split("\0")
+    values = b"\0".join([pair[1] for pair in raw]).decode("latin-1").split("\0")
+    if count and len(names) == count and len(values) == count:
+        out = dict(zip(names, values, strict=True))
+        if len(out) == count and _PRIVATE_RESPONSE_HEADERS.isdisjoint(out):
+            return out
+    out = {}
     for name, value in raw:
         key = name.lower().decode("latin-1")
         if key in _PRIVATE_RESPONSE_HEADERS:
@@ -74,8 +84,11 @@ def pending(
     model, tokens and cost, as a proxied call with ``omit()`` has. ``start``/``end`` are
     ``time.time()`` values. Usage: ``pending(headers=h, url=u, request_body=b"{}", ...)``
     """
-    omit_request = headers.get("Helicone-Omit-Request", headers.get(OMIT_REQUEST, "")).strip().lower() == "true"
-    omit_response = headers.get("Helicone-Omit-Response", headers.get(OMIT_RESPONSE, "")).strip().lower() == "true"
+    if _OMIT_NAMES.isdisjoint(headers):  # the common case: one C-level check
+        omit_request = omit_response = False
+    else:
+        omit_request = headers.get("Helicone-Omit-Request", headers.get(OMIT_REQUEST, "")).strip().lower() == "true"
+        omit_response = headers.get("Helicone-Omit-Response", headers.get(OMIT_RESPONSE, "")).strip().lower() == "true"
     if omit_request:
         request_text = kept_request_fields(request_body)
     else:

@@ -106,6 +106,15 @@ def submit(kind: str, request_id: str, bodies: Sequence[Any], target: Target) ->
         return handle
 
 
+def submit_log(request_id: str, body: Any, target: Target) -> None:
+    """Queue one async-mode log record (no handle: nobody waits on one record); never raises, never blocks (unless durable)."""
+    register_target(target)
+    try:
+        _worker.submit_log(request_id, body, target)
+    except Exception as exc:  # pragma: no cover - defensive: the caller must never see our bugs
+        _guard.internal_error("delivery-submit", exc)
+
+
 def flush(timeout: float = 5.0) -> bool:
     """Wait up to ``timeout`` seconds for every operation queued before this call.
 

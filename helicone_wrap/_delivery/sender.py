@@ -34,7 +34,7 @@ _OK_BODY = b'{"data":null,"error":null}'  # Helicone's usual success answer: not
 
 def _plainly_ok(answer: Answer) -> bool:
     """A 2xx whose body cannot be an error envelope (Helicone's usual answer, or no "error" key)."""
-    return answer.status >= 200 and (answer.content == _OK_BODY or b'"error"' not in answer.content)
+    return answer.status >= 200 and (answer.content == _OK_BODY or answer.content.find(b'"error"') < 0)
 
 
 def _scrub(error: HeliconeAPIError, target: Target) -> HeliconeAPIError:

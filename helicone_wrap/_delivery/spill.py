@@ -24,6 +24,19 @@ LEASE = 300.0  # how long a claim on outbox rows lasts without renewal (s)
 _KINDS = frozenset({_api.KIND_PROPERTY, _api.KIND_FEEDBACK, _api.KIND_SCORE, _api.KIND_LOG})  # KIND_LOG: async mode
 
 
+def _what_was_left(ops: list[_Op]) -> str:
+    """The exit message's subject and verb, by kind: ``"3 async-mode log records were"``,
+    ``"1 enrich/feedback/score operation was"``, or both counts when both kinds were left.
+    """
+    logs = sum(1 for op in ops if op.kind == _api.KIND_LOG)
+    others = len(ops) - logs
+    parts = [f"{logs} async-mode log record{'s' if logs != 1 else ''}"] if logs else []
+    if others or not logs:
+        parts.append(f"{others} enrich/feedback/score operation{'s' if others != 1 else ''}")
+    if len(parts) == 2:
+        return f"{len(ops)} operations ({', '.join(parts)}) were"
+    return f"{parts[0]} {'was' if len(ops) == 1 else 'were'}"
+
 class _OutboxSide(_WorkerState):
     """The delivery worker's state plus everything that moves operations to and from the outbox."""
 
@@ -186,14 +199,14 @@ class _OutboxSide(_WorkerState):
         if box is None:
             if left:
                 logger.warning(
-                    "helicone_wrap: %d enrich/feedback/score operations were not delivered before exit and are "
-                    "lost (no outbox configured).",
-                    len(left),
+                    "helicone_wrap: %s not delivered before exit; lost, as no outbox is configured.",
+                    _what_was_left(left),
                 )
             return
         saved = 0
         left.sort(key=lambda op: op.foreign)  # ours first: replayed rows are in the outbox already
-        own = sum(1 for op in left if not op.foreign)
+        own_ops = [op for op in left if not op.foreign]
+        own, what = len(own_ops), _what_was_left(own_ops)
         try:
             # Deletions first: once released, a delivered row would be claimable by another process.
             ids = _take_all(self.deletions)
@@ -210,25 +223,23 @@ class _OutboxSide(_WorkerState):
                 self.counts["spilled"] += sum(1 for op in left[:saved] if not op.in_outbox)
             if saved < own:
                 logger.warning(
-                    "helicone_wrap: %d enrich/feedback/score operations were not delivered before exit; %d saved "
-                    "to the outbox at %s (inspect: helicone-wrap outbox), the rest lost: raise "
-                    "configure(exit_timeout=...) to keep them all.",
-                    own,
+                    "helicone_wrap: %s not delivered before exit; %d saved to the outbox at %s (inspect: "
+                    "helicone-wrap outbox), the rest lost: raise configure(exit_timeout=...) to keep them all.",
+                    what,
                     saved,
                     box.path,
                 )
             elif own:
                 logger.warning(
-                    "helicone_wrap: %d enrich/feedback/score operations were not delivered before exit; saved to the "
-                    "outbox at %s (inspect: helicone-wrap outbox).",
-                    own,
+                    "helicone_wrap: %s not delivered before exit; saved to the outbox at %s (inspect: "
+                    "helicone-wrap outbox).",
+                    what,
                     box.path,
                 )
         except Exception as exc:
             logger.warning(
-                "helicone_wrap: %d enrich/feedback/score operations were not delivered before exit and could not "
-                "be saved to the outbox at %s: %s: %s",
-                own,
+                "helicone_wrap: %s not delivered before exit and could not be saved to the outbox at %s: %s: %s",
+                what,
                 box.path,
                 type(exc).__name__,
                 exc,

@@ -169,7 +169,7 @@ class RestTransport:
             if len(self._lines) > 64:
                 self._lines.clear()
             known = self._lines[id(headers)] = (headers, header_lines(headers))  # holds it: the id stays its own
-        if extra and any(name in headers for name in extra):  # a per-request value replaces a shared one
+        if extra and not headers.keys().isdisjoint(extra):  # a per-request value replaces a shared one
             return encode_head(method, target, route.host, {**headers, **extra}, len(content))
         return encode_head(method, target, route.host, extra, len(content), known[1])
 

@@ -39,15 +39,21 @@ class _Worker(_Sender):
 
     def submit(self, kind: str, request_id: str, bodies: Sequence[Any], target: Target) -> Delivery:
         handle = Delivery(kind, request_id, len(bodies))
-        if not bodies:
-            return handle
-        now = time.time()
-        api_url = target.api_url
-        ops = [_Op(kind, request_id, body, api_url, target, now, handle) for body in bodies]
+        if bodies:
+            now = time.time()
+            self._enqueue(kind, [_Op(kind, request_id, body, target.api_url, target, now, handle) for body in bodies])
+        return handle
+
+    def submit_log(self, request_id: str, body: Any, target: Target) -> None:
+        """One async-mode log record. Nobody waits on a record's own handle, so none is made:
+        ``flush()`` and the exit path count it by its sequence number like any other operation."""
+        self._enqueue(_api.KIND_LOG, [_Op(_api.KIND_LOG, request_id, body, target.api_url, target, time.time(), None)])
+
+    def _enqueue(self, kind: str, ops: list[_Op]) -> None:
         settings = self.settings
         if self.closing or not self.ensure_started():
             self._submit_while_closing(ops)
-            return handle
+            return
         victims: list[_Op] = []
         with self.lock:
             room = settings.max_queue - len(self.unfinished)
@@ -75,7 +81,6 @@ class _Worker(_Sender):
         # (<= TICK s) or any other operation does, so a burst of calls costs a few wake-ups, not one each.
         if kind != _api.KIND_LOG or len(self.ready) >= LOG_BATCH:
             self.ready_event.set()
-        return handle
 
     def _submit_while_closing(self, ops: list[_Op]) -> None:
         # After the exit handler ran (or when threads can't start): straight to the outbox.
