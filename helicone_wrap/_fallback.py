@@ -36,7 +36,6 @@ import openai
 
 from . import _guard
 from ._config import Target, origin_of, register_target
-from ._context import EMPTY
 from ._exceptions import HeliconeConfigError
 from ._guard import logger
 from ._http import http
@@ -192,7 +191,7 @@ class Fallback:
         state = LogState(log_target=self.log_target, rest_target=self.rest_target, static=logged)
         extensions = {k: v for k, v in request.extensions.items() if k != EXT}
         extensions[ID_EXT] = request_id
-        extensions[CALL_EXT] = Call(state, request_id, EMPTY)
+        extensions[CALL_EXT] = Call(state, request_id, logged)
         return http.Request(request.method, target, headers=kept, stream=request.stream, extensions=extensions)
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _delivery, _guard
-from .._context import HeliconeContext
 from .._delivery.transport import _decoded
 from .._http import http
 from . import record
@@ -33,13 +33,16 @@ class Call:
     """One attempt of one async-mode call, from the built request to the queued record."""
 
     __slots__ = (
-        "chunks", "ctx", "done", "headers", "id", "request_body", "start", "state", "status", "t0", "ttft", "url",
+        "chunks", "done", "headers", "id", "log_headers", "request_body", "start", "state", "status", "t0", "ttft",
+        "url",
     )  # fmt: skip
 
-    def __init__(self, state: LogState, request_id: str, ctx: HeliconeContext) -> None:
+    def __init__(self, state: LogState, request_id: str, log_headers: Mapping[str, str]) -> None:
         self.state = state
         self.id = request_id
-        self.ctx = ctx
+        #: The record's Helicone-* headers but its id (the client's static ones under the call's
+        #: context's): shared by the calls of one context, never changed.
+        self.log_headers = log_headers
         self.url = ""
         self.request_body: bytes | None = None
         self.status = 0
@@ -102,7 +105,8 @@ class Call:
         self.done = True
         try:
             state = self.state
-            headers = {**state.static, **self.ctx.headers, "Helicone-Request-Id": self.id}
+            headers = dict(self.log_headers)
+            headers["Helicone-Request-Id"] = self.id
             pending = record.pending(
                 headers=headers,
                 url=self.url,

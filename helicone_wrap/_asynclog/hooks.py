@@ -98,17 +98,20 @@ def _build_hook(client: Any, state: LogState) -> Any:
     take_id = _headers.take_request_id
     current = _CURRENT.get
 
-    checked: list[HeliconeContext | None] = [None]  # the context last found valid: contexts never change
+    # The context last found valid (contexts never change) and its records' headers, as one tuple
+    # so that threads sharing the client never pair one context with another's headers.
+    last: list[tuple[HeliconeContext | None, Mapping[str, str]]] = [(None, {})]
 
     def _build_request(*args: Any, **kwargs: Any) -> Any:
         ctx = current()
+        checked = last[0]
         if ctx is not checked[0]:
             _check_context(ctx)  # the user's misconfiguration: raised before anything is sent
-            checked[0] = ctx
+            checked = last[0] = (ctx, {**state.static, **ctx.headers})
         _check_call_headers(args[0] if args else kwargs.get("options"))
         request = build(*args, **kwargs)
         try:
-            request.extensions[capture.EXT] = capture.Call(state, take_id().decode("ascii"), ctx)
+            request.extensions[capture.EXT] = capture.Call(state, take_id().decode("ascii"), checked[1])
         except Exception as exc:
             _guard.internal_error("build-request", exc)
         return request

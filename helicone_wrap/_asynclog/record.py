@@ -78,7 +78,7 @@ def pending(
 ) -> dict[str, Any]:
     """The queued form of one record: raw texts plus timing, JSON-serializable.
 
-    ``headers`` are the log POST's ``Helicone-*`` headers. Bodies are dropped here, before the
+    ``headers`` are the log POST's ``Helicone-*`` headers (a dict is kept as it is, not copied). Bodies are dropped here, before the
     record leaves the process, when those headers ask to omit them; only their non-content fields
     stay (:func:`kept_request_fields`, :func:`kept_response_fields`), so the stored row still has
     model, tokens and cost, as a proxied call with ``omit()`` has. ``start``/``end`` are
@@ -100,7 +100,7 @@ def pending(
     if note is not None and not omit_response:
         response_text = note if not response_text else f"{note}\n\n{response_text}"
     return {
-        "headers": dict(headers),
+        "headers": headers if type(headers) is dict else dict(headers),  # a dict is kept, not copied
         "url": url,
         "request": request_text,
         "status": status,
