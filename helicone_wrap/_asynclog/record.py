@@ -78,8 +78,9 @@ def pending(
 ) -> dict[str, Any]:
     """The queued form of one record: raw texts plus timing, JSON-serializable.
 
-    ``headers`` are the log POST's ``Helicone-*`` headers (a dict is kept as it is, not copied). Bodies are dropped here, before the
-    record leaves the process, when those headers ask to omit them; only their non-content fields
+    ``headers`` are the log POST's ``Helicone-*`` headers (a dict is kept as it is, not copied).
+    Bodies are dropped here, before the record leaves the process, when those headers ask to omit
+    them; only their non-content fields
     stay (:func:`kept_request_fields`, :func:`kept_response_fields`), so the stored row still has
     model, tokens and cost, as a proxied call with ``omit()`` has. ``start``/``end`` are
     ``time.time()`` values. Usage: ``pending(headers=h, url=u, request_body=b"{}", ...)``

@@ -37,6 +37,7 @@ def _what_was_left(ops: list[_Op]) -> str:
         return f"{len(ops)} operations ({', '.join(parts)}) were"
     return f"{parts[0]} {'was' if len(ops) == 1 else 'were'}"
 
+
 class _OutboxSide(_WorkerState):
     """The delivery worker's state plus everything that moves operations to and from the outbox."""
 
