@@ -34,6 +34,12 @@ def _env(columns: int, tmp: Path | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
+def _like_a_terminal() -> None:
+    """Ctrl-C at a terminal always reaches a program; a test run started in the background
+    (``scripts/test &``) inherits SIGINT ignored, so the child gets the terminal's disposition back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(*args: str, columns: int = 80, tmp: Path | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
     """Run ``helicone-wrap ARGS`` as a subprocess at a terminal width."""
     return subprocess.run([sys.executable, "-m", "helicone_wrap.cli", *args], capture_output=True, text=True,
@@ -288,7 +294,7 @@ def test_demo_without_keep_says_the_log_is_gone() -> None:
 
 def test_demo_keep_serves_the_session_until_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "helicone_wrap.cli", "demo", "--keep"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(80, tmp_path))
+                            stderr=subprocess.PIPE, text=True, env=_env(80, tmp_path), preexec_fn=_like_a_terminal)
     assert proc.stdout is not None
     lines = []
     deadline = time.monotonic() + 90
@@ -320,7 +326,8 @@ def test_demo_keep_serves_the_session_until_ctrl_c(tmp_path: Path) -> None:
 
 def test_ctrl_c_during_the_demo_is_one_line_and_exit_130(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "helicone_wrap.cli", "demo", "--ttft-ms", "20000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(80, tmp_path))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(80, tmp_path),
+                            preexec_fn=_like_a_terminal)
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
