@@ -217,6 +217,75 @@ def test_hanging_request_does_not_block_other_operations(server: FaultServer, ta
     assert not stuck.done
 
 
+def test_one_enrich_of_several_keys_uses_every_sender_at_once(
+    server: FaultServer, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Operations queued together are spread over the senders: a slow host gets them in parallel.
+
+    One enrich of four keys is one submission (one wake-up); each sender that takes an operation
+    while more wait wakes the next, so all four PUTs are in flight while the first still hangs.
+    (The scheduler's housekeeping tick and the idle senders' own look at the queue, which would
+    also reach the waiting operations in time, are stretched out of the way.)
+    """
+    from helicone_wrap._delivery import sender, worker
+
+    monkeypatch.setattr(worker, "TICK", 60.0)
+    monkeypatch.setattr(sender, "IDLE_WAIT", 60.0)
+    _delivery.configure(request_timeout=30.0, concurrency=4)
+    server.when(hang())
+    handle = enrich_request(rid(), {"a": 1, "b": 2, "c": 3, "d": 4}, {}, target=target)
+    assert len(server.wait_for(4, timeout=5.0)) == 4
+    assert not handle.done
+
+
+def test_a_backlog_of_log_records_goes_out_on_every_sender(
+    server: FaultServer, target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Async-mode records queued faster than one connection takes them spread over the senders.
+
+    200 records at once (replayed after an outage, say), announced by a single wake-up: each
+    sender takes a pipelined run and, while more than a run's worth waits, wakes the next, so a
+    slow log host gets four connections, not one.
+    """
+    from helicone_wrap._asynclog import record
+    from helicone_wrap._delivery import sender, worker
+
+    monkeypatch.setattr(worker, "TICK", 60.0)
+    monkeypatch.setattr(worker, "LOG_BATCH", 10**6)  # no wake-up per record past a batch's worth
+    monkeypatch.setattr(sender, "IDLE_WAIT", 60.0)
+    _delivery.configure(request_timeout=30.0, concurrency=4)
+    server.when(hang())
+    now = time.time()
+    for _ in range(200):
+        request_id = rid()
+        body = record.pending(
+            headers={"Helicone-Request-Id": request_id}, url="http://provider/v1/chat/completions",
+            request_body=b"{}", status=200, response_headers={}, response_body=b"{}", start=now, end=now,
+            ttft_ms=None,
+        )  # fmt: skip
+        _delivery.submit_log(request_id, body, target)
+    assert not server.wait_for(1, timeout=0.3)  # queued, waiting for a wake-up
+    _delivery.flush(0)  # the one wake-up
+    # A fresh connection carries its first request alone, so each busy sender shows as one request.
+    assert len(server.wait_for(4, timeout=5.0)) == 4
+
+
+def test_doorbell_keeps_a_ring_nobody_was_waiting_for() -> None:
+    """A ring between a sender's look at the empty queue and its wait is not lost; rings are capped."""
+    from helicone_wrap._delivery.queue import _Doorbell
+
+    bell = _Doorbell(2)
+    for _ in range(5):
+        bell.ring()
+    started = time.monotonic()
+    bell.wait(5.0)
+    bell.wait(5.0)  # two kept rings: both waits return at once
+    assert time.monotonic() - started < 1.0
+    started = time.monotonic()
+    bell.wait(0.2)  # the cap dropped the other three: this one waits its timeout
+    assert time.monotonic() - started >= 0.15
+
+
 def test_hanging_request_times_out_and_is_retried(server: FaultServer, target: Target) -> None:
     """A request that never gets an answer times out (request_timeout) and is sent again."""
     fast()

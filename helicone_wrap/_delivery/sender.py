@@ -27,6 +27,7 @@ from .spill import _OutboxSide
 from .transport import Answer, Request
 
 PIPELINE_DEPTH = 32  # log records one sender writes back to back on one connection
+IDLE_WAIT = 1.0  # an idle sender looks at the queue at least this often (s), rung or not
 _BASE_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": _api.USER_AGENT}
 
 _OK_BODY = b'{"data":null,"error":null}'  # Helicone's usual success answer: nothing to parse
@@ -62,14 +63,12 @@ class _Sender(_OutboxSide):
     """The sending layer of the worker: the sender loop, one attempt (or a pipelined run), its outcome."""
 
     def _sender_loop(self) -> None:
-        ready, event = self.ready, self.ready_event
+        ready, bell = self.ready, self.ready_event
         while not self.stopping:
             try:
                 op = ready.popleft()
             except IndexError:
-                event.clear()
-                if not ready:
-                    event.wait(1.0)
+                bell.wait(IDLE_WAIT)
                 continue
             if op.state != QUEUED or self.closing:
                 if self.closing and op.state == QUEUED:
@@ -77,7 +76,14 @@ class _Sender(_OutboxSide):
                     time.sleep(0.05)
                 continue
             op.state = SENDING
-            batch = self._more_records(op) if op.kind == _api.KIND_LOG else [op]
+            if op.kind == _api.KIND_LOG:
+                batch = self._more_records(op)
+                if len(ready) >= PIPELINE_DEPTH:  # a backlog: another sender takes the next run
+                    bell.ring()
+            else:
+                batch = [op]
+                if ready:
+                    bell.ring()
             try:
                 if len(batch) == 1:
                     self._attempt(op)

@@ -185,7 +185,7 @@ class _OutboxSide(_WorkerState):
                     self.unfinished[op.seq] = op
                 self.counts["replayed"] += len(ops)
             self.ready.extend(ops)
-            self.ready_event.set()
+            self.ready_event.ring()
         return len(rows)
 
     def _renew_leases(self) -> None:

@@ -80,7 +80,7 @@ class _Worker(_Sender):
         # Async-mode log records (one per call) don't wake a sender each: the scheduler's next tick
         # (<= TICK s) or any other operation does, so a burst of calls costs a few wake-ups, not one each.
         if kind != _api.KIND_LOG or len(self.ready) >= LOG_BATCH:
-            self.ready_event.set()
+            self.ready_event.ring()
 
     def _submit_while_closing(self, ops: list[_Op]) -> None:
         # After the exit handler ran (or when threads can't start): straight to the outbox.
@@ -151,7 +151,7 @@ class _Worker(_Sender):
                 if ready:
                     self.ready.extend(ready)
                 if self.ready:  # (also the log records submit() left for this tick)
-                    self.ready_event.set()
+                    self.ready_event.ring()
                 if self._flag("stopping"):
                     break
                 self._drain_deletions()
@@ -191,7 +191,7 @@ class _Worker(_Sender):
         if not self.started and not self.unfinished and not self.spills and not leftovers:
             return True
         if not self.closing and self.ensure_started():
-            self.ready_event.set()  # log records waiting for the scheduler's tick go now
+            self.ready_event.ring()  # log records waiting for the scheduler's tick go now
             if not own_only:
                 self.replay_done.wait(max(0.0, deadline - time.monotonic()))
         with self.lock:
@@ -248,7 +248,7 @@ class _Worker(_Sender):
         """Stop the threads and close the client and outbox (tests only; exit uses ``shutdown``)."""
         self.stopping = True
         self.closing = True
-        self.ready_event.set()
+        self.ready_event.ring_all()
         self._wake_scheduler()
         deadline = time.monotonic() + timeout
         for thread in self.threads:
