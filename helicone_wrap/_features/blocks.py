@@ -17,17 +17,25 @@ answer 500), and retries are switched off by omitting ``Helicone-Retry-Enabled``
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Literal
 
-from . import _headers
-from ._block import _Block
-from ._context import HeliconeContext, _snapshot
-from ._exceptions import HeliconeValidationError
+from .. import _headers
+from .._block import _Block
+from .._context import HeliconeContext, _snapshot
+from .._exceptions import HeliconeValidationError
+from .values import (
+    check_count,
+    check_flag,
+    check_millis,
+    check_number,
+    check_seconds,
+    check_text,
+    switched_off,
+)
 
 __all__ = ["cache", "llm_security", "moderation", "omit", "posthog", "prompt", "rate_limit", "retries"]
 
@@ -66,82 +74,6 @@ class _Feature(_Block["_Feature"]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self.headers)!r})"
-
-
-def _flag(value: object, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise HeliconeValidationError(f"{what} must be True or False, got {type(value).__name__}: {value!r}.")
-    return value
-
-
-def _seconds(value: object, what: str) -> int:
-    """``int`` seconds or a ``timedelta`` of whole seconds, as int seconds."""
-    if isinstance(value, timedelta):
-        micros = value // timedelta(microseconds=1)
-        if micros % 1_000_000:
-            raise HeliconeValidationError(f"{what} must be whole seconds, got {value!r}; Helicone counts in seconds.")
-        return micros // 1_000_000
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise HeliconeValidationError(
-        f"{what} must be int seconds or a datetime.timedelta, got {type(value).__name__}: {value!r}."
-    )
-
-
-def _millis(value: object, what: str) -> int:
-    """``int`` seconds or a ``timedelta`` (millisecond resolution), as int milliseconds."""
-    if isinstance(value, timedelta):
-        millis = value // timedelta(milliseconds=1)
-        if value % timedelta(milliseconds=1):
-            raise HeliconeValidationError(f"{what} must be whole milliseconds, got {value!r}.")
-    else:
-        millis = _seconds(value, what) * 1000
-    if millis <= 0:
-        raise HeliconeValidationError(f"{what} must be positive, got {value!r}; e.g. {what}=1 (one second).")
-    return millis
-
-
-def _number(value: object, what: str) -> str:
-    """A positive finite int or float in plain decimal notation (Helicone's ``\\d+(\\.\\d+)?``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise HeliconeValidationError(f"{what} must be a positive number, got {type(value).__name__}: {value!r}.")
-    if value <= 0:
-        raise HeliconeValidationError(f"{what} must be positive, got {value!r}.")
-    if isinstance(value, int) or value.is_integer():
-        return str(int(value))
-    text = f"{value:.6f}".rstrip("0")
-    if float(text) == 0:
-        raise HeliconeValidationError(f"{what} {value!r} is below Helicone's precision; use at least 0.000001.")
-    return text
-
-
-def _count(value: object, what: str, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise HeliconeValidationError(f"{what} must be an int, got {type(value).__name__}: {value!r}.")
-    if value < low or (high is not None and value > high):
-        allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise HeliconeValidationError(f"{what} must be {allowed}, got {value}.")
-    return value
-
-
-def _text(value: object, what: str) -> str:
-    text = _headers.check_text(value, what)
-    if not text.strip():
-        raise HeliconeValidationError(f"{what} must not be empty; Helicone ignores an empty {what}.")
-    return _headers.encode_value(text, what)
-
-
-def _off(enabled: object, name: str, given: dict[str, tuple[object, object]]) -> bool:
-    """Validate the positional on/off switch; ``name(False)`` takes no settings (``given``: value, default)."""
-    if not _flag(enabled, f"{name}()'s switch"):
-        changed = sorted(key for key, (value, default) in given.items() if value is not default and value != default)
-        if changed:
-            raise HeliconeValidationError(
-                f"{name}(False) switches {name} off and takes no settings, got {', '.join(changed)}; "
-                f"drop them or use {name}(...) without False."
-            )
-        return True
-    return False
 
 
 _CACHE_MODES = {"read_write": "Helicone-Cache-Enabled", "read": "Helicone-Cache-Read", "save": "Helicone-Cache-Save"}
@@ -189,7 +121,7 @@ class cache(_Feature):
             "max_age": (max_age, _SEVEN_DAYS), "bucket_size": (bucket_size, 1), "seed": (seed, None),
             "ignore_keys": (ignore_keys, ()), "mode": (mode, "read_write")}
         headers: dict[str, str] = {}
-        if not _off(enabled, "cache", given):
+        if not switched_off(enabled, "cache", given):
             headers = _cache_headers(max_age, bucket_size, seed, ignore_keys, mode)
         super().__init__(headers)
 
@@ -199,7 +131,7 @@ def _cache_headers(max_age: Duration, bucket_size: int, seed: str | None,
     if mode not in _CACHE_MODES:
         raise HeliconeValidationError(f"cache mode must be 'read_write', 'read' or 'save', got {mode!r}.")
     headers = {_CACHE_MODES[mode]: "true"}
-    age = _seconds(max_age, "cache max_age")
+    age = check_seconds(max_age, "cache max_age")
     if not 0 < age <= _MAX_CACHE_AGE:
         raise HeliconeValidationError(
             f"cache max_age must be between 1 second and 365 days ({_MAX_CACHE_AGE} s), got {age} s; "
@@ -207,10 +139,10 @@ def _cache_headers(max_age: Duration, bucket_size: int, seed: str | None,
         )
     if age != 7 * _DAY:
         headers["Cache-Control"] = f"max-age={age}"
-    if _count(bucket_size, "cache bucket_size", 1, 20) != 1:
+    if check_count(bucket_size, "cache bucket_size", 1, 20) != 1:
         headers["Helicone-Cache-Bucket-Max-Size"] = str(bucket_size)
     if seed is not None:
-        headers["Helicone-Cache-Seed"] = _text(seed, "cache seed")
+        headers["Helicone-Cache-Seed"] = check_text(seed, "cache seed")
     if isinstance(ignore_keys, (str, bytes)):
         raise HeliconeValidationError(
             f"cache ignore_keys must be a list of body keys, got the string {ignore_keys!r}; "
@@ -255,14 +187,14 @@ class retries(_Feature):
             "attempts": (attempts, 5), "factor": (factor, 2), "min_timeout": (min_timeout, 1),
             "max_timeout": (max_timeout, 10)}
         headers: dict[str, str] = {}
-        if not _off(enabled, "retries", given):
+        if not switched_off(enabled, "retries", given):
             headers["Helicone-Retry-Enabled"] = "true"
-            if _count(attempts, "retries attempts", 1) != 5:
+            if check_count(attempts, "retries attempts", 1) != 5:
                 headers["Helicone-Retry-Num"] = str(attempts)
-            if (text := _number(factor, "retries factor")) != "2":
+            if (text := check_number(factor, "retries factor")) != "2":
                 headers["Helicone-Retry-Factor"] = text
-            low = _millis(min_timeout, "retries min_timeout")
-            high = _millis(max_timeout, "retries max_timeout")
+            low = check_millis(min_timeout, "retries min_timeout")
+            high = check_millis(max_timeout, "retries max_timeout")
             if low > high:
                 raise HeliconeValidationError(
                     f"retries min_timeout ({low} ms) is above max_timeout ({high} ms); raise max_timeout."
@@ -295,7 +227,7 @@ class rate_limit(_Feature):
         unit: Literal["request", "cents"] = "request",
         segment: str | None = None,
     ) -> None:
-        policy = f"{_number(quota, 'rate_limit quota')};w={_window(window)}"
+        policy = f"{check_number(quota, 'rate_limit quota')};w={_window(window)}"
         if unit not in ("request", "cents"):
             raise HeliconeValidationError(f"rate_limit unit must be 'request' or 'cents', got {unit!r}.")
         policy += f";u={unit}"
@@ -311,7 +243,7 @@ class rate_limit(_Feature):
 
 
 def _window(window: object) -> int:
-    seconds = _seconds(window, "rate_limit window")
+    seconds = check_seconds(window, "rate_limit window")
     if not _MIN_WINDOW <= seconds <= _MAX_WINDOW:
         raise HeliconeValidationError(
             f"rate_limit window must be between {_MIN_WINDOW} and {_MAX_WINDOW} seconds (365 days), "
@@ -332,9 +264,9 @@ class omit(_Feature):
 
     def __init__(self, *, request: bool = False, response: bool = False) -> None:
         headers: dict[str, str] = {}
-        if _flag(request, "omit request"):
+        if check_flag(request, "omit request"):
             headers["Helicone-Omit-Request"] = "true"
-        if _flag(response, "omit response"):
+        if check_flag(response, "omit response"):
             headers["Helicone-Omit-Response"] = "true"
         super().__init__(headers)
 
@@ -349,11 +281,11 @@ class prompt(_Feature):
     owned = _lowers("Helicone-Prompt-Id", "Helicone-Prompt-Version")
 
     def __init__(self, id: str, *, version: str | int | None = None) -> None:
-        headers = {"Helicone-Prompt-Id": _text(id, "prompt id")}
+        headers = {"Helicone-Prompt-Id": check_text(id, "prompt id")}
         if version is not None:
             if isinstance(version, int) and not isinstance(version, bool):
                 version = str(version)
-            headers["Helicone-Prompt-Version"] = _text(version, "prompt version")
+            headers["Helicone-Prompt-Version"] = check_text(version, "prompt version")
         super().__init__(headers)
 
 
@@ -368,7 +300,7 @@ class moderation(_Feature):
     owned = _lowers("Helicone-Moderations-Enabled")
 
     def __init__(self, enabled: bool = True, /) -> None:
-        on = _flag(enabled, "moderation()'s switch")
+        on = check_flag(enabled, "moderation()'s switch")
         super().__init__({"Helicone-Moderations-Enabled": "true"} if on else {})
 
 
@@ -384,11 +316,11 @@ class llm_security(_Feature):
 
     def __init__(self, enabled: bool = True, /, *, advanced: bool = False) -> None:
         headers: dict[str, str] = {}
-        if _flag(enabled, "llm_security()'s switch"):
+        if check_flag(enabled, "llm_security()'s switch"):
             headers["Helicone-LLM-Security-Enabled"] = "true"
-            if _flag(advanced, "llm_security advanced"):  # any value at all turns it on
+            if check_flag(advanced, "llm_security advanced"):  # any value at all turns it on
                 headers["Helicone-LLM-Security-Advanced"] = "true"
-        elif _flag(advanced, "llm_security advanced"):
+        elif check_flag(advanced, "llm_security advanced"):
             raise HeliconeValidationError("llm_security(False, advanced=True) contradicts itself; drop one.")
         super().__init__(headers)
 
@@ -403,9 +335,9 @@ class posthog(_Feature):
     owned = _lowers("Helicone-Posthog-Key", "Helicone-Posthog-Host")
 
     def __init__(self, key: str, host: str | None = None) -> None:
-        headers = {"Helicone-Posthog-Key": _text(key, "posthog key")}
+        headers = {"Helicone-Posthog-Key": check_text(key, "posthog key")}
         if host is not None:
-            headers["Helicone-Posthog-Host"] = _text(host, "posthog host")
+            headers["Helicone-Posthog-Host"] = check_text(host, "posthog host")
         super().__init__(headers)
 
 
