@@ -234,11 +234,16 @@ def _run_demo(args: argparse.Namespace) -> int:
         problem = _open_db(args.db)
     if problem is not None:
         return _fail("demo", problem)
+    # SIGTERM (``kill``, a service manager, a shell that started the demo in the background with
+    # SIGINT ignored) ends it as Ctrl-C does: the kept gateway stops cleanly and its log is written.
+    previous = _on_sigterm(_interrupt)
     try:
         return run_demo(keep=args.keep, db=args.db, ttft=args.ttft_ms / 1000, per_token=args.token_ms / 1000)
     except KeyboardInterrupt:
-        print("helicone-wrap demo: interrupted (Ctrl-C); nothing was kept unless --db or --keep.", file=sys.stderr)
+        print("helicone-wrap demo: interrupted; nothing was kept unless --db or --keep.", file=sys.stderr)
         return 130
+    finally:
+        _on_sigterm(previous)
 
 
 # ------------------------------------------------- sessions, session, request

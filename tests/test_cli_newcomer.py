@@ -3,15 +3,17 @@ nothing cut, every line fits, truthful demo output, clear one-line errors, --jso
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openai
@@ -292,9 +294,19 @@ def test_demo_without_keep_says_the_log_is_gone() -> None:
     assert "temporary database and is gone" in done.stdout and "demo --keep" in done.stdout
 
 
-def test_demo_keep_serves_the_session_until_ctrl_c(tmp_path: Path) -> None:
+def _in_the_background() -> None:
+    """A child of a non-interactive shell's ``cmd &``: SIGINT ignored, so only SIGTERM can end it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop", "start"), [(signal.SIGINT, _like_a_terminal), (signal.SIGTERM, _in_the_background)], ids=["ctrl-c", "kill"]
+)
+def test_demo_keep_serves_the_session_until_stopped(tmp_path: Path, stop: int, start: Callable[[], None]) -> None:
+    """``demo --keep`` serves until Ctrl-C, or ``kill`` when it runs in the background; either way it
+    ends cleanly and a call made through the kept gateway just before is in its log."""
     proc = subprocess.Popen([sys.executable, "-m", "helicone_wrap.cli", "demo", "--keep"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(80, tmp_path), preexec_fn=_like_a_terminal)
+                            stderr=subprocess.PIPE, text=True, env=_env(80, tmp_path), preexec_fn=start)
     assert proc.stdout is not None
     lines = []
     deadline = time.monotonic() + 90
@@ -315,12 +327,17 @@ def test_demo_keep_serves_the_session_until_ctrl_c(tmp_path: Path) -> None:
     # The 8 steps, all in the session: /summary's direct (async-mode) call goes to a separate provider,
     # so the gateway holds no sessionless row of it.
     assert len(in_session) == 8 and len(rows) == 8, rows
-    proc.send_signal(signal.SIGINT)
+    kept = openai.OpenAI(base_url=root + "/v1", api_key="sk-offline", max_retries=0)
+    last = kept.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    proc.send_signal(stop)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Stopped." in out and "Traceback" not in err
     assert "/v1/request/query-clickhouse" in err  # the access log ran while it was kept
-    assert (tmp_path / "xdg" / "helicone_wrap" / "gateway.sqlite3").exists()
+    log = tmp_path / "xdg" / "helicone_wrap" / "gateway.sqlite3"
+    with contextlib.closing(sqlite3.connect(log)) as db:
+        ids = {row[0] for row in db.execute("SELECT request_id FROM requests")}
+    assert len(ids) == 9 and last.headers["helicone-id"] in ids
     assert sid in out
 
 
