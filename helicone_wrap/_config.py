@@ -189,12 +189,17 @@ class Target:
 _targets: dict[str, Target] = {}
 
 
-def register_target(target: Target) -> Target:
-    """Remember the key for ``target.api_url`` so replayed/unpickled operations can find it."""
+def register_target(target: Target, *, default: bool = True) -> Target:
+    """Remember the key for ``target.api_url`` so replayed/unpickled operations can find it.
+
+    ``default``: it also becomes where operations on a bare id go (:func:`last_registered_target`);
+    an async-mode log host is registered without that, as it takes records only.
+    """
     global _last_target
     if target.api_key is not None or target.api_url not in _targets:
         _targets[target.api_url] = target
-    _last_target = _targets[target.api_url]
+    if default:
+        _last_target = _targets[target.api_url]
     return target
 
 

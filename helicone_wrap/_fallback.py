@@ -214,7 +214,7 @@ def build(
         prefixes.append((route.azure_endpoint.rstrip("/") + "/", str(original_azure_endpoint).rstrip("/") + "/"))
     prefixes.sort(key=lambda pair: len(pair[0]), reverse=True)
     host = record.log_host(gateway)
-    log_target = register_target(Target(host, api_key)) if host != target.api_url else target
+    log_target = register_target(Target(host, api_key), default=False) if host != target.api_url else target
     return Fallback(breaker_for(route.origin), tuple(prefixes), log_target, target)
 
 

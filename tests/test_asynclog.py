@@ -277,3 +277,61 @@ async def test_a_burst_of_records_reaches_the_gateway_pipelined_every_one_stored
     rows = [stored(helicone, rid) for rid in ids[::7]]
     assert all(row["request_properties"]["burst"] == "yes" for row in rows)
     assert all(row["request_properties"]["Helicone-Session-Id"] == "b0b3f0aa-3f1c-4c4e-9a55-3ad7f3f6a002" for row in rows)
+
+
+async def test_records_are_built_on_a_delivery_thread_and_pending_until_sent(
+    driver: Driver, echo: EchoServer, helicone: GatewayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call's thread only leaves its record behind; a delivery thread builds it (decoding the
+    bodies, converting headers, dropping omitted bodies) at the scheduler's next tick, or once a
+    batch's worth waits. Until then it counts as pending."""
+    import threading
+    import time
+
+    from helicone_wrap._asynclog import record
+    from helicone_wrap._delivery import sender, worker
+
+    monkeypatch.setattr(worker, "TICK", 60.0)  # no tick while the calls run
+    monkeypatch.setattr(sender, "IDLE_WAIT", 60.0)
+    built_on: list[int] = []
+    pending = record.pending
+
+    def spied(**fields: Any) -> dict[str, Any]:
+        built_on.append(threading.get_ident())
+        return pending(**fields)
+
+    monkeypatch.setattr(record, "pending", spied)
+    client = async_client(driver, echo, helicone)
+    first = await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+    assert helicone_wrap.flush(10)  # the first call started the worker (its record was built at once)
+    built_on.clear()
+    later = [await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+             for _ in range(5)]
+    assert built_on == [] and helicone_wrap.delivery_stats().pending == 5
+    monkeypatch.setattr(worker, "TICK", 0.2)
+    _delivery._worker._wake_scheduler()  # the tick as usual again; no flush() here
+    deadline = time.monotonic() + 10
+    while helicone_wrap.delivery_stats().delivered < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stats = helicone_wrap.delivery_stats()
+    assert (stats.pending, stats.delivered, stats.failed) == (0, 6, 0)
+    assert len(built_on) == 5 and threading.get_ident() not in built_on
+    for result in [first, *later]:
+        assert stored(helicone, result.helicone_id)["response_status"] == 200
+
+
+async def test_bare_id_operations_go_to_the_rest_api_not_the_log_host(driver: Driver, echo: EchoServer) -> None:
+    """``helicone_wrap.feedback(request_id, ...)`` on an id alone goes where the last ``wrap()``
+    sends its REST calls. An async-mode client's log host (``base_url=``, Helicone's worker host by
+    default) is not that place: it takes records, not feedback."""
+    from .faultserver import FaultServer
+
+    with FaultServer() as log_host, FaultServer() as rest:
+        client = helicone_wrap.wrap(driver.client(echo.url + "/v1"), mode="async", base_url=log_host.url,
+                                    api_url=rest.url, api_key=KEY)
+        result = await driver.call(client.chat.completions.create, model="gpt-4o-mini", messages=MESSAGES)
+        assert helicone_wrap.flush(10)
+        handle = helicone_wrap.feedback(result.helicone_id, True)
+        assert handle.wait(10) and handle.ok
+        assert [r.path for r in rest.seen()] == [f"/v1/request/{result.helicone_id}/feedback"]
+        assert [r.path for r in log_host.seen()] == ["/oai/v1/log"]

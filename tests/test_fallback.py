@@ -333,3 +333,16 @@ async def test_azure_and_derived_clients_fall_back_to_their_own_endpoints(driver
         assert not [k for k in seen.headers if k.startswith("helicone")], seen.headers
     assert helicone_wrap.delivery_stats().fallbacks == 3
     assert len({result.helicone_id, models.helicone_id, again.helicone_id}) == 3
+
+
+async def test_bare_id_operations_still_go_to_the_rest_api(driver: Driver, echo: EchoServer) -> None:
+    """A fallback client's log host (its gateway's root) takes records only: ``helicone_wrap.feedback``
+    on a bare id goes to the REST API, as without ``fallback``."""
+    with FaultServer() as gateway, FaultServer() as rest:
+        helicone_wrap.wrap(driver.client(echo.url + "/v1"), base_url=gateway.url + "/v1", api_url=rest.url,
+                           api_key=KEY, fallback="direct")
+        request_id = "7d1c2b9e-4f5a-4e3b-9c8d-1a2b3c4d5e6f"
+        handle = helicone_wrap.feedback(request_id, True)
+        assert handle.wait(10) and handle.ok
+        assert [r.path for r in rest.seen()] == [f"/v1/request/{request_id}/feedback"]
+        assert gateway.seen() == []

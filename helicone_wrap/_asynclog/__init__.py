@@ -48,5 +48,6 @@ def build_log_state(
             "start `helicone-wrap gateway` and pass base_url='http://127.0.0.1:8787'."
         )
     check_headers(static)
-    log_target = register_target(Target(host, api_key)) if host != rest_target.api_url else rest_target
+    # Known for replaying its records, but not where bare-id feedback goes: that stays the REST API.
+    log_target = register_target(Target(host, api_key), default=False) if host != rest_target.api_url else rest_target
     return LogState(log_target=log_target, rest_target=rest_target, static=dict(static))

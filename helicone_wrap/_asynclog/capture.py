@@ -7,7 +7,8 @@ or no answer at all. A body that is already read finishes the record at once; a 
 wrapped in a byte stream that records chunks as they pass and finishes the record when the stream
 ends, is closed, or is garbage-collected unfinished (then it is marked as cut short).
 
-Finishing queues one delivery operation; nothing here does I/O on the caller's thread.
+Finishing leaves the call to the delivery worker, which builds its record (:meth:`Call.build`);
+nothing here does I/O on the caller's thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _delivery, _guard
+from .._config import Target
 from .._delivery.transport import _decoded
 from .._http import http
 from . import record
@@ -33,8 +35,8 @@ class Call:
     """One attempt of one async-mode call, from the built request to the queued record."""
 
     __slots__ = (
-        "chunks", "done", "headers", "id", "log_headers", "request_body", "start", "state", "status", "t0", "ttft",
-        "url",
+        "body", "chunks", "done", "end", "headers", "id", "log_headers", "note", "request_body", "start", "state",
+        "status", "t0", "ttft", "url",
     )  # fmt: skip
 
     def __init__(self, state: LogState, request_id: str, log_headers: Mapping[str, str]) -> None:
@@ -52,6 +54,9 @@ class Call:
         self.ttft: float | None = None
         self.chunks: list[bytes] = []
         self.done = False
+        self.end = 0.0
+        self.body: bytes | None = None
+        self.note: str | None = None
 
     def begin(self, request: Any) -> None:
         # Only plain values are kept: the request holds this call, so holding it back would be a cycle.
@@ -99,34 +104,49 @@ class Call:
         self.finish(body, status=status, note=note)
 
     def finish(self, body: bytes | None, *, status: int | None = None, note: str | None = None) -> None:
-        """Queue this attempt's record (at most once). Our errors are logged, never raised."""
+        """Leave this attempt's record to the delivery worker (at most once). Our errors are logged, never raised.
+
+        Only the end time and the outcome are taken here; the record itself is built later by
+        :meth:`build`, on a delivery thread, with the other records of the burst.
+        """
         if self.done:
             return
         self.done = True
+        self.end = time.time()
+        self.body = body
+        if status is not None:
+            self.status = status
+        self.note = note
+        self.chunks = []
         try:
-            state = self.state
-            headers = dict(self.log_headers)
-            headers["Helicone-Request-Id"] = self.id
+            _delivery.submit_log_later(self)
+        except Exception as exc:  # pragma: no cover - submit_log_later logs its own
+            _guard.internal_error("async-log", exc)
+        if _abandoned:
+            _drain_abandoned()
+
+    def build(self) -> tuple[str, dict[str, Any], Target]:
+        """The queued record: its id, its :func:`~.record.pending` body (omitted bodies dropped
+        here, before it can reach the outbox) and its log target. Called once; the bodies are let go."""
+        headers = dict(self.log_headers)
+        headers["Helicone-Request-Id"] = self.id
+        try:
             pending = record.pending(
                 headers=headers,
                 url=self.url,
                 request_body=self.request_body,
-                status=status if status is not None else self.status,
+                status=self.status,
                 response_headers=self.headers,
-                response_body=body,
+                response_body=self.body,
                 start=self.start,
-                end=time.time(),
+                end=self.end,
                 ttft_ms=self.ttft,
-                note=note,
+                note=self.note,
             )
-            _delivery.submit_log(self.id, pending, state.log_target)
-        except Exception as exc:
-            _guard.internal_error("async-log", exc)
         finally:
-            self.chunks = []
-            self.request_body = None
-        if _abandoned:
-            _drain_abandoned()
+            self.request_body = self.body = None
+            self.headers = {}
+        return self.id, pending, self.state.log_target
 
 
 # -- streamed bodies --------------------------------------------------------------------------------

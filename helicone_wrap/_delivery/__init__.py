@@ -50,6 +50,7 @@ from .._exceptions import HeliconeError
 from .._guard import logger, warn_once
 from . import handle as _handle
 from .handle import Delivery, DeliveryStats
+from .queue import DeferredRecord
 from .retry_policy import Decision as Decision, retry_decision as retry_decision
 from .settings import DEFAULT_OUTBOX, UNSET, OutboxSetting, Settings, configured
 from .worker import _Worker
@@ -108,9 +109,17 @@ def submit(kind: str, request_id: str, bodies: Sequence[Any], target: Target) ->
 
 def submit_log(request_id: str, body: Any, target: Target) -> None:
     """Queue one async-mode log record (no handle: nobody waits on one record); never raises, never blocks (unless durable)."""
-    register_target(target)
+    register_target(target, default=False)
     try:
         _worker.submit_log(request_id, body, target)
+    except Exception as exc:  # pragma: no cover - defensive: the caller must never see our bugs
+        _guard.internal_error("delivery-submit", exc)
+
+
+def submit_log_later(item: DeferredRecord) -> None:
+    """Leave one async-mode record for the worker to build and queue; never raises, never blocks (unless durable)."""
+    try:
+        _worker.submit_log_later(item)
     except Exception as exc:  # pragma: no cover - defensive: the caller must never see our bugs
         _guard.internal_error("delivery-submit", exc)
 

@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .._config import Target
 from .._exceptions import HeliconeDeliveryDropped
@@ -76,6 +76,14 @@ class _Op:
         self.last_error: LastError | None = None
 
 
+class DeferredRecord(Protocol):
+    """An async-mode record a call left for the worker to build (:meth:`_Worker.submit_log_later`)."""
+
+    def build(self) -> tuple[str, Any, Target]:
+        """Its request id, queued body and log target. Runs once, on a delivery thread."""
+        ...
+
+
 class _Doorbell:
     """How the sender threads learn of work: each ring wakes one of them, not all of them.
 
@@ -133,6 +141,9 @@ class _WorkerState:
         self.start_lock = threading.Lock()
         self.write_lock = threading.Lock()  # the outbox write-backs (put-back rows, deletions)
         self.ready: deque[_Op] = deque()
+        #: Async-mode records left by calls, not yet built into operations (:meth:`_Worker.submit_log_later`).
+        self.deferred: deque[DeferredRecord] = deque()
+        self.drain_lock = threading.Lock()  # one thread at a time turns `deferred` into operations
         self.ready_event = _Doorbell(settings.concurrency)
         self.heap: list[tuple[float, int, _Op]] = []
         self.unfinished: OrderedDict[int, _Op] = OrderedDict()
@@ -163,7 +174,7 @@ class _WorkerState:
 
     def stats(self) -> DeliveryStats:
         with self.lock:
-            return DeliveryStats(**self.counts, pending=len(self.unfinished) + len(self.spills))
+            return DeliveryStats(**self.counts, pending=len(self.unfinished) + len(self.spills) + len(self.deferred))
 
     def _flag(self, name: str) -> bool:
         # Flags are flipped by other threads; reading through here keeps re-checks honest for mypy.

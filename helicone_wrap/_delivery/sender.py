@@ -62,9 +62,17 @@ def _shared_error(kind: str, message: str, status: int | None) -> LastError:
 class _Sender(_OutboxSide):
     """The sending layer of the worker: the sender loop, one attempt (or a pipelined run), its outcome."""
 
+    def _drain_deferred(self) -> None:  # pragma: no cover - the worker layer's (worker.py)
+        raise NotImplementedError
+
     def _sender_loop(self) -> None:
-        ready, bell = self.ready, self.ready_event
+        ready, bell, deferred = self.ready, self.ready_event, self.deferred
         while not self.stopping:
+            if deferred:
+                try:
+                    self._drain_deferred()
+                except Exception as exc:
+                    _guard.internal_error("delivery-sender", exc)
             try:
                 op = ready.popleft()
             except IndexError:

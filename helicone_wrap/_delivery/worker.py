@@ -20,7 +20,7 @@ from .._config import Target
 from .._exceptions import HeliconeError
 from .._guard import warn_once
 from .handle import Delivery
-from .queue import QUEUED, SENDING, _Op
+from .queue import QUEUED, SENDING, DeferredRecord, _Op
 from .sender import _Sender
 from .transport import RestTransport
 
@@ -49,7 +49,41 @@ class _Worker(_Sender):
         ``flush()`` and the exit path count it by its sequence number like any other operation."""
         self._enqueue(_api.KIND_LOG, [_Op(_api.KIND_LOG, request_id, body, target.api_url, target, time.time(), None)])
 
-    def _enqueue(self, kind: str, ops: list[_Op]) -> None:
+    def submit_log_later(self, item: DeferredRecord) -> None:
+        """One async-mode record, built later on a delivery thread: the call's thread only appends it.
+
+        The records of a burst are then built together (:meth:`_drain_deferred`), where the code
+        that builds them stays warm in the CPU's caches; built one per call between the call's own
+        work, the same steps cost several times as much. ``flush()``, ``delivery_stats()`` and the
+        exit path see deferred records like queued ones. With ``durable=True`` (each record on
+        disk before the call returns), before the worker has started, and while exiting, the
+        record is built and queued at once.
+        """
+        if self.started and not self.closing and not self.settings.durable:
+            deferred = self.deferred
+            deferred.append(item)
+            if len(deferred) >= LOG_BATCH:
+                self.ready_event.ring()
+            return
+        built = _build(item)
+        if built is not None:
+            self.submit_log(*built)
+
+    def _drain_deferred(self) -> None:
+        """Build the deferred records into queued operations, all that wait, in submission order."""
+        with self.drain_lock:
+            deferred = self.deferred
+            ops: list[_Op] = []
+            now = time.time()
+            for _ in range(len(deferred)):
+                built = _build(deferred.popleft())
+                if built is not None:
+                    request_id, body, target = built
+                    ops.append(_Op(_api.KIND_LOG, request_id, body, target.api_url, target, now, None))
+            if ops:
+                self._enqueue(_api.KIND_LOG, ops, wake=False)
+
+    def _enqueue(self, kind: str, ops: list[_Op], *, wake: bool = True) -> None:
         settings = self.settings
         if self.closing or not self.ensure_started():
             self._submit_while_closing(ops)
@@ -79,7 +113,7 @@ class _Worker(_Sender):
         self.ready.extend(queued)
         # Async-mode log records (one per call) don't wake a sender each: the scheduler's next tick
         # (<= TICK s) or any other operation does, so a burst of calls costs a few wake-ups, not one each.
-        if kind != _api.KIND_LOG or len(self.ready) >= LOG_BATCH:
+        if wake and (kind != _api.KIND_LOG or len(self.ready) >= LOG_BATCH):
             self.ready_event.ring()
 
     def _submit_while_closing(self, ops: list[_Op]) -> None:
@@ -137,7 +171,8 @@ class _Worker(_Sender):
                 due: list[_Op] = []
                 with self.cond:
                     if not self.wake_flag:
-                        busy = self.unfinished or self.spills or self.deletions or self.upserts or self.outbox_dirty
+                        busy = (self.unfinished or self.deferred or self.spills or self.deletions or self.upserts
+                                or self.outbox_dirty)
                         timeout = TICK if busy else IDLE_TICK
                         if self.heap:
                             timeout = min(timeout, self.heap[0][0] - time.monotonic())
@@ -150,7 +185,7 @@ class _Worker(_Sender):
                 ready = [op for op in due if op.state == QUEUED]
                 if ready:
                     self.ready.extend(ready)
-                if self.ready:  # (also the log records submit() left for this tick)
+                if self.ready or self.deferred:  # (also the log records calls left for this tick)
                     self.ready_event.ring()
                 if self._flag("stopping"):
                     break
@@ -191,6 +226,7 @@ class _Worker(_Sender):
         if not self.started and not self.unfinished and not self.spills and not leftovers:
             return True
         if not self.closing and self.ensure_started():
+            self._drain_deferred()  # records calls left count as queued before now
             self.ready_event.ring()  # log records waiting for the scheduler's tick go now
             if not own_only:
                 self.replay_done.wait(max(0.0, deadline - time.monotonic()))
@@ -234,10 +270,12 @@ class _Worker(_Sender):
         start = time.monotonic()
         deadline = start + max(0.0, timeout)
         if self.started and not self.closing:
+            self._drain_deferred()
             # Keep enough of the budget to save what is left (~10 µs per operation, measured).
             reserve = min(timeout * 0.5, 0.25 + (len(self.unfinished) + len(self.spills)) * 10e-6)
             self.flush(max(0.0, timeout - reserve), own_only=True)  # never wait for other processes' rows
         self.closing = True
+        self._drain_deferred()  # records left since (closing now: they go straight to the outbox)
         with self.lock:
             left = [op for op in self.unfinished.values() if op.state in (QUEUED, SENDING)]
         left += list(self.spills)
@@ -257,3 +295,12 @@ class _Worker(_Sender):
             self.transport.close()
         if self.outbox is not None:
             self.outbox.close(timeout=max(0.1, deadline - time.monotonic()))
+
+
+def _build(item: DeferredRecord) -> tuple[str, Any, Target] | None:
+    """``item.build()``; our error is logged, never raised (that one record is lost, and said so)."""
+    try:
+        return item.build()
+    except Exception as exc:
+        _guard.internal_error("async-log", exc)
+        return None
