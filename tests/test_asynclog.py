@@ -282,9 +282,9 @@ async def test_a_burst_of_records_reaches_the_gateway_pipelined_every_one_stored
 async def test_records_are_built_on_a_delivery_thread_and_pending_until_sent(
     driver: Driver, echo: EchoServer, helicone: GatewayServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The call's thread only leaves its record behind; a delivery thread builds it (decoding the
-    bodies, converting headers, dropping omitted bodies) at the scheduler's next tick, or once a
-    batch's worth waits. Until then it counts as pending."""
+    """A plain call's thread only leaves its record behind; a delivery thread builds it (decoding
+    the bodies, converting headers, dropping omitted bodies) at the scheduler's next tick, or once
+    a batch's worth waits. Until then it counts as pending. (A stream's record is built at its end.)"""
     import threading
     import time
 

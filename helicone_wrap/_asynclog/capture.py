@@ -101,13 +101,19 @@ class Call:
             cut_short = True
         if cut_short and status < 400:
             status = record.STATUS_CUT_SHORT
-        self.finish(body, status=status, note=note)
+        # A stream's record is built here, at its end, not on a delivery thread: building its SSE
+        # text there, while the next call waits for its first token, cost ~1 % of time to first
+        # token (benchmarks/bench_asynclog.py); the stream itself lasts far longer than the build.
+        self.finish(body, status=status, note=note, at_once=True)
 
-    def finish(self, body: bytes | None, *, status: int | None = None, note: str | None = None) -> None:
+    def finish(
+        self, body: bytes | None, *, status: int | None = None, note: str | None = None, at_once: bool = False
+    ) -> None:
         """Leave this attempt's record to the delivery worker (at most once). Our errors are logged, never raised.
 
         Only the end time and the outcome are taken here; the record itself is built later by
-        :meth:`build`, on a delivery thread, with the other records of the burst.
+        :meth:`build`, on a delivery thread, with the other records of the burst (``at_once``:
+        built and queued now).
         """
         if self.done:
             return
@@ -119,8 +125,11 @@ class Call:
         self.note = note
         self.chunks = []
         try:
-            _delivery.submit_log_later(self)
-        except Exception as exc:  # pragma: no cover - submit_log_later logs its own
+            if at_once:
+                _delivery.submit_log(*self.build())
+            else:
+                _delivery.submit_log_later(self)
+        except Exception as exc:
             _guard.internal_error("async-log", exc)
         if _abandoned:
             _drain_abandoned()
