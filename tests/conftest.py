@@ -43,6 +43,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-openai")
 
 
+@pytest.fixture(autouse=True)
+def fresh_target_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no registered targets: a key a test's ``wrap()`` registered for a
+    loopback URL must not be picked up by a later test whose server got the same port."""
+    from helicone_wrap import _config
+
+    monkeypatch.setattr(_config, "_targets", {})
+    monkeypatch.setattr(_config, "_last_target", None)
+
+
 class InternalErrors(list[tuple[str, BaseException]]):
     expected = False
 
