@@ -108,8 +108,10 @@ def submit(kind: str, request_id: str, bodies: Sequence[Any], target: Target) ->
 
 
 def submit_log(request_id: str, body: Any, target: Target) -> None:
-    """Queue one async-mode log record (no handle: nobody waits on one record); never raises, never blocks (unless durable)."""
-    register_target(target, default=False)
+    """Queue one async-mode log record (no handle: nobody waits on one record); never raises, never blocks (unless durable).
+
+    ``target`` was registered when its client was wrapped (``build_log_state``), not again per record.
+    """
     try:
         _worker.submit_log(request_id, body, target)
     except Exception as exc:  # pragma: no cover - defensive: the caller must never see our bugs

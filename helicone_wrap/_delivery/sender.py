@@ -14,7 +14,7 @@ import heapq
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _api, _guard
 from .._config import Target, target_for_url
@@ -62,8 +62,9 @@ def _shared_error(kind: str, message: str, status: int | None) -> LastError:
 class _Sender(_OutboxSide):
     """The sending layer of the worker: the sender loop, one attempt (or a pipelined run), its outcome."""
 
-    def _drain_deferred(self) -> None:  # pragma: no cover - the worker layer's (worker.py)
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the worker layer (worker.py), which builds on this one
+
+        def _drain_deferred(self) -> None: ...
 
     def _sender_loop(self) -> None:
         ready, bell, deferred = self.ready, self.ready_event, self.deferred

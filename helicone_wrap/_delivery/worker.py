@@ -54,7 +54,7 @@ class _Worker(_Sender):
 
         The records of a burst are then built together (:meth:`_drain_deferred`), where the code
         that builds them stays warm in the CPU's caches; built one per call between the call's own
-        work, the same steps cost several times as much. ``flush()``, ``delivery_stats()`` and the
+        work, the same steps cost about twice as much. ``flush()``, ``delivery_stats()`` and the
         exit path see deferred records like queued ones. With ``durable=True`` (each record on
         disk before the call returns), before the worker has started, and while exiting, the
         record is built and queued at once.
