@@ -237,8 +237,9 @@ def test_the_spliced_record_is_the_parsed_record(request_text: str | None, respo
     from helicone_wrap._asynclog import record
 
     body = {"headers": {"Helicone-Request-Id": "a7b3f0aa-3f1c-4c4e-9a55-3ad7f3f6a001"}, "url": "http://p/v1/x",
-            "request": request_text, "status": status, "response_headers": {"content-type": "application/json"},
-            "response": response_text, "start": 1700000000.25, "end": 1700000001.5, "ttft": 12.4}
+            "request": request_text, "status": status,
+            "response_headers": {"content-type": "application/json", "x-note": 'caf\u00e9 "q" \\ \x01\t', "x-empty": ""},
+            "response": response_text, "start": 1700000000.25, "end": 1700000001.9996, "ttft": 12.4}
     assert json.loads(record.log_record_bytes(body)) == record.log_record(body)
 
 

@@ -10,6 +10,7 @@ arrived before the previous one's answer) is the proof that a batch really was p
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -439,3 +440,48 @@ async def test_a_log_host_that_drops_a_pipeline_loses_no_record(
         assert log_host.overlaps > 0
     stats = helicone_wrap.delivery_stats()
     assert (stats.delivered, stats.failed, stats.retried, stats.pending) == (40, 0, 0, 0)
+
+
+_ANSWERS = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 26\r\n\r\n" + b'{"data":null,"error":null}',
+    b"HTTP/1.1 201\r\ncontent-length:  2 \r\nX-A: 1\r\n\r\n{}",
+    b"HTTP/1.1 404 Not Found\r\nCONTENT-LENGTH: 5\r\nX-Content-Length: 99\r\n\r\nnope!",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nfail",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("order", ["as listed", "reversed"])
+def test_answers_read_together_are_the_answers_read_one_by_one(order: str) -> None:
+    """A pipelined run's answers, parsed together from one buffer (the common ones without the
+    general reader), are exactly what the general reader makes of each, keep-alive included."""
+    from helicone_wrap._delivery.http11.framing import _Reader, next_replies, read_reply
+
+    answers = _ANSWERS if order == "as listed" else _ANSWERS[::-1]
+
+    def reader_for(data: bytes) -> tuple[_Reader, socket.socket]:
+        ours, theirs = socket.socketpair()
+        theirs.sendall(data)
+        theirs.close()
+        return _Reader(ours), ours
+
+    expected: list[tuple[Reply, bool]] = []
+    for data in answers:
+        reader, sock = reader_for(data)
+        try:
+            expected.append(read_reply(reader, "POST"))
+        finally:
+            sock.close()
+    reader, sock = reader_for(b"".join(answers))
+    got: list[tuple[Reply, bool]] = []
+    try:
+        while len(got) < len(answers):
+            replies, keep_alive = next_replies(reader, "POST", len(answers) - len(got))
+            got += [(reply, True) for reply in replies[:-1]] + [(replies[-1], keep_alive)]
+    finally:
+        sock.close()
+    assert [(r.status, r.body, r.headers, k) for r, k in got] == [(r.status, r.body, r.headers, k) for r, k in expected]

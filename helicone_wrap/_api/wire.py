@@ -165,9 +165,19 @@ def build_write(kind: str, request_id: str, body: Any) -> ApiRequest:
     if kind in (KIND_FEEDBACK, KIND_SCORE):
         return ApiRequest("POST", f"/v1/request/{request_id}/{kind}", body)
     if kind == KIND_LOG:
-        record = _RECORD[0] if _RECORD else _record_module()
-        return ApiRequest("POST", record.LOG_PATH, record.log_record_bytes(body))  # bytes: sent as they are
+        return ApiRequest("POST", LOG_PATH, log_record_bytes(body))  # bytes: sent as they are
     raise ValueError(f"unknown operation kind {kind!r}")
+
+
+#: Where an async-mode record goes, under the log host.
+LOG_PATH = "/oai/v1/log"
+
+
+def log_record_bytes(body: Any) -> bytes:
+    """A queued async-mode record as the bytes ``POST {log host}/oai/v1/log`` sends (``build_write``'s
+    ``log`` case without the :class:`ApiRequest`: the sender's per-record path)."""
+    record = _RECORD[0] if _RECORD else _record_module()
+    return record.log_record_bytes(body)  # type: ignore[no-any-return]
 
 
 #: :mod:`helicone_wrap._asynclog.record`, once imported: a function-level import per record would

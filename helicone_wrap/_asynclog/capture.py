@@ -40,31 +40,27 @@ class Call:
     )  # fmt: skip
 
     def __init__(self, state: LogState, request_id: str, log_headers: Mapping[str, str]) -> None:
+        # Only what is read before the send: the rest is set by begin(), answered() and finish(),
+        # one of which runs for every attempt that is sent (and only sent attempts are finished).
         self.state = state
         self.id = request_id
         #: The record's Helicone-* headers but its id (the client's static ones under the call's
         #: context's): shared by the calls of one context, never changed.
         self.log_headers = log_headers
-        self.url = ""
-        self.request_body: bytes | None = None
-        self.status = 0
-        self.headers: Any = {}
-        self.start = 0.0
-        self.t0 = 0.0
         self.ttft: float | None = None
-        self.chunks: list[bytes] = []
         self.done = False
-        self.end = 0.0
-        self.body: bytes | None = None
-        self.note: str | None = None
 
     def begin(self, request: Any) -> None:
-        # Only plain values are kept: the request holds this call, so holding it back would be a cycle.
-        self.url = str(request.url)
+        # Only plain values are kept: the request holds this call, so holding it back would be a
+        # cycle. The URL object is immutable; it is turned into text by build(), off this thread.
+        self.url: Any = request.url
         try:
-            self.request_body = request.content
+            self.request_body: bytes | None = request.content
         except Exception:  # a streamed upload (files): its bytes are not kept
             self.request_body = None
+        self.status = 0
+        self.headers: Any = {}
+        self.chunks: list[bytes] = []
         self.start = time.time()
         self.t0 = time.perf_counter()
 
@@ -142,7 +138,7 @@ class Call:
         try:
             pending = record.pending(
                 headers=headers,
-                url=self.url,
+                url=str(self.url),
                 request_body=self.request_body,
                 status=self.status,
                 response_headers=self.headers,

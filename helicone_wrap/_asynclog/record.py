@@ -16,10 +16,12 @@ queued is plain JSON, so it can wait in the outbox like any other operation.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-LOG_PATH = "/oai/v1/log"
+from .._api.wire import LOG_PATH as LOG_PATH
+
 #: Helicone's worker host for async logs; an EU key logs there too (the worker routes by key).
 DEFAULT_LOG_HOST = "https://api.worker.helicone.ai"
 
@@ -35,6 +37,10 @@ _OMIT_NAMES = frozenset({"Helicone-Omit-Request", OMIT_REQUEST, "Helicone-Omit-R
 _PRIVATE_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization"})
 
 
+_first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
+
+
 def _response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Lower-case names to values (repeats joined with ``", "``, as httpx's ``items()`` does), minus private ones.
 
@@ -47,8 +53,8 @@ def _response_headers(headers: Mapping[str, str]) -> dict[str, str]:
     if not isinstance(raw, list):
         return {k.lower(): v for k, v in headers.items() if k.lower() not in _PRIVATE_RESPONSE_HEADERS}
     count = len(raw)
-    names = b"\0".join([pair[0] for pair in raw]).lower().decode("latin-1").split("\0")
-    values = b"\0".join([pair[1] for pair in raw]).decode("latin-1").split("\0")
+    names = b"\0".join(map(_first, raw)).lower().decode("latin-1").split("\0")
+    values = b"\0".join(map(_second, raw)).decode("latin-1").split("\0")
     if count and len(names) == count and len(values) == count:
         out = dict(zip(names, values, strict=True))
         if len(out) == count and _PRIVATE_RESPONSE_HEADERS.isdisjoint(out):
@@ -226,9 +232,25 @@ def _spliceable(text: str | None) -> str | None:
 _quoted: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
-def _clock_json(at: float) -> str:
-    ms = int(round(at * 1000))
-    return f'{{"seconds":{ms // 1000},"milliseconds":{ms % 1000}}}'
+def _string_map_encoder() -> Callable[[Mapping[str, str]], str]:
+    """A ``{str: str}`` mapping as compact JSON (non-ASCII as ``\\u`` escapes), in one C call.
+
+    json's C encoder is made once and reused (``json.dumps`` makes one per call, in Python);
+    where there is none, or it does not behave as checked here, ``json.JSONEncoder.encode``.
+    """
+    fallback = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is not None:
+        try:
+            encoder = make(None, fallback.default, _quoted, None, ":", ",", False, False, True)
+            if "".join(encoder({"a": "\u00e9\n"}, 0)) == '{"a":"\\u00e9\\n"}':
+                return lambda mapping: "".join(encoder(mapping, 0))
+        except Exception:  # pragma: no cover - another json implementation
+            pass
+    return fallback.encode  # pragma: no cover - CPython has the C encoder
+
+
+_string_map_json = _string_map_encoder()
 
 
 def log_record_bytes(body: Mapping[str, Any]) -> bytes:
@@ -237,25 +259,25 @@ def log_record_bytes(body: Mapping[str, Any]) -> bytes:
     A request or response body that is a JSON object (it starts with ``{`` and ends with ``}``)
     is spliced into the record as it is, instead of being parsed and serialized again (the
     sender's largest CPU cost after the POST itself); anything else goes as ``textBody``, as in
-    :func:`log_record`. Numbers are formatted directly, strings and headers go through
-    ``json.dumps``. Usage: ``json.loads(log_record_bytes(pending(...)))``
+    :func:`log_record`. Numbers are formatted directly, strings and headers go through json's
+    C encoder. Usage: ``json.loads(log_record_bytes(pending(...)))``
     """
-    quoted = _quoted
     request_json = _spliceable(body.get("request")) or "{}"
     response_text = body.get("response")
     response_json = _spliceable(response_text)
     if response_json is not None:
         answer = f',"json":{response_json}'
     else:
-        answer = f',"json":{{}},"textBody":{quoted(response_text or "")}'
+        answer = f',"json":{{}},"textBody":{_quoted(response_text or "")}'
     ttft = body.get("ttft")
     first_token = "" if ttft is None else f',"timeToFirstToken":{int(round(ttft))}'
-    headers = ",".join([f"{quoted(str(k))}:{quoted(str(v))}" for k, v in (body.get("response_headers") or {}).items()])
+    headers = body.get("response_headers") or {}
+    start, end = int(round(body["start"] * 1000)), int(round(body["end"] * 1000))
     return (
-        f'{{"providerRequest":{{"url":{quoted(body.get("url") or "")},"json":{request_json},"meta":{{}}}},'
-        f'"providerResponse":{{"headers":{{{headers}}},"status":{int(body["status"])}'
-        f'{answer}}},"timing":{{"startTime":{_clock_json(body["start"])},"endTime":{_clock_json(body["end"])}'
-        f"{first_token}}}}}"
+        f'{{"providerRequest":{{"url":{_quoted(body.get("url") or "")},"json":{request_json},"meta":{{}}}},'
+        f'"providerResponse":{{"headers":{_string_map_json(headers)},"status":{int(body["status"])}'
+        f'{answer}}},"timing":{{"startTime":{{"seconds":{start // 1000},"milliseconds":{start % 1000}}},'
+        f'"endTime":{{"seconds":{end // 1000},"milliseconds":{end % 1000}}}{first_token}}}}}'
     ).encode("utf-8", "replace")
 
 

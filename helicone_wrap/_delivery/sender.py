@@ -128,20 +128,29 @@ class _Sender(_OutboxSide):
         request = _api.build_write(op.kind, op.request_id, op.body)
         if op.first_try == 0.0:
             op.first_try = time.time()
-        cache_key = (target.api_url, target.api_key)
-        headers = self.headers.get(cache_key)
-        if headers is None:
-            headers = self.headers[cache_key] = {**_BASE_HEADERS, **target.auth_headers()}
         extra: Mapping[str, str] | None = None
+        headers: Mapping[str, str]
         if op.kind == _api.KIND_LOG:  # an async-mode record: Helicone-Auth plus its own Helicone-* headers
-            base = self.log_headers.get(cache_key)
-            if base is None:
-                from .._asynclog.record import log_headers
-
-                base = self.log_headers[cache_key] = log_headers(headers, target.api_key, {})
-            headers, extra = base, op.body.get("headers")
+            headers, extra = self._log_base(target), op.body.get("headers")
+        else:
+            cache_key = (target.api_url, target.api_key)
+            found = self.headers.get(cache_key)
+            if found is None:
+                found = self.headers[cache_key] = {**_BASE_HEADERS, **target.auth_headers()}
+            headers = found
         content = request.body if type(request.body) is bytes else json.dumps(request.body).encode()
         return target, request.method, request.path, content, headers, extra
+
+    def _log_base(self, target: Target) -> Mapping[str, str]:
+        """The headers every log record to ``target`` carries (Helicone-Auth, no REST Authorization)."""
+        cache_key = (target.api_url, target.api_key)
+        base = self.log_headers.get(cache_key)
+        if base is None:
+            from .._asynclog.record import log_headers
+
+            shared = {**_BASE_HEADERS, **target.auth_headers()}
+            base = self.log_headers[cache_key] = log_headers(shared, target.api_key, {})
+        return base
 
     def _attempt(self, op: _Op) -> None:
         target, method, path, content, headers, extra = self._prepare(op)
@@ -153,23 +162,30 @@ class _Sender(_OutboxSide):
         self._settle(op, target, outcome)
 
     def _attempt_many(self, ops: list[_Op]) -> None:
-        """Log records for one host, sent pipelined on one connection (they are idempotent by id)."""
+        """Log records for one host (:meth:`_more_records`), pipelined on one connection (they are idempotent by id).
+
+        Each record is serialized here, without :meth:`_prepare`'s generic request building: this
+        is the per-record path of async mode.
+        """
         prepared: list[tuple[_Op, Target]] = []
         requests: list[Request] = []
-        method = path = ""
+        encode, base_of, now = _api.log_record_bytes, self._log_base, 0.0
         for op in ops:
             try:
-                target, method, path, content, headers, extra = self._prepare(op)
+                target = op.target or target_for_url(op.api_url)
+                body = op.body
+                requests.append((encode(body), base_of(target), body.get("headers")))
             except Exception as exc:  # this record alone: the others still go
                 _guard.internal_error("delivery-sender", exc)
                 self._finish(op, HeliconeError(f"internal error while sending: {type(exc).__name__}: {exc}"))
                 continue
+            if op.first_try == 0.0:
+                op.first_try = now = now or time.time()
             prepared.append((op, target))
-            requests.append((content, headers, extra))
         if not prepared:
             return
         assert self.transport is not None
-        outcomes = self.transport.send_many(method, ops[0].api_url, path, requests)
+        outcomes = self.transport.send_many("POST", ops[0].api_url, _api.LOG_PATH, requests)
         delivered: list[_Op] = []
         for (op, target), outcome in zip(prepared, outcomes, strict=True):
             if type(outcome) is Answer and outcome.status < 300 and _plainly_ok(outcome):

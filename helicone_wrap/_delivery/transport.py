@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
@@ -134,11 +135,19 @@ class RestTransport:
                 except http.TransportError as exc:
                     out.append(exc)
             return out
+        head = self._head
+        try:  # the common case: every head encodes, and the whole run fits in one pipelined write
+            items = [(head(route, method, path, content, headers, extra), content) for content, headers, extra in requests]
+        except http.TransportError:
+            items = []
+        if items and sum(map(len, chain.from_iterable(items))) <= PIPELINE_BYTES:
+            replies = self._direct.request_many(route.origin, items, method)
+            return [reply if isinstance(reply, Exception) else _answer(reply) for reply in replies]
         results: list[Answer | Exception] = []
         items, sent = [], []  # what is sent, and where each one's outcome goes in results
         for content, headers, extra in requests:
             try:
-                items.append((self._head(route, method, path, content, headers, extra), content))
+                items.append((head(route, method, path, content, headers, extra), content))
                 sent.append(len(results))
                 results.append(_NOT_SENT)
             except http.TransportError as exc:  # a header that cannot be sent: this request alone fails

@@ -8,6 +8,7 @@ common answer (one ``recv``, ``Content-Length``, nothing unusual) without the ge
 
 from __future__ import annotations
 
+import re
 import socket
 import zlib
 from typing import Any, NamedTuple
@@ -246,6 +247,10 @@ def decoded_body(content: bytes, encoding: str) -> bytes:
     return content
 
 
+#: The headers that decide how an answer is framed (in a lower-cased head).
+_FRAMING = re.compile(rb"\r\n(content-length|connection|transfer-encoding|content-encoding):([^\r\n]*)")
+
+
 def simple_reply(data: bytes, pos: int = 0) -> tuple[Reply, int] | None:
     """The common answer starting at ``data[pos]``, and where it ends: HTTP/1.1, 2xx to 4xx,
     ``Content-Length``, no ``Connection``, ``Transfer-Encoding`` or ``Content-Encoding`` header,
@@ -259,16 +264,10 @@ def simple_reply(data: bytes, pos: int = 0) -> tuple[Reply, int] | None:
     # TypeError before it searches, about ten times the cost of the search itself
     if head[:9] != b"http/1.1 " or not b"200" <= head[9:12] < b"500" or head[12:13] not in (b" ", b"\r", b""):
         return None
-    at = head.find(b"\r\ncontent-length:")
-    if (
-        at < 0
-        or head.find(b"\r\nconnection:") >= 0
-        or head.find(b"\r\ntransfer-encoding:") >= 0
-        or head.find(b"\r\ncontent-encoding:") >= 0
-    ):
+    framing = _FRAMING.findall(head)  # one C call: the only one of these must be Content-Length
+    if len(framing) != 1 or framing[0][0] != b"content-length":
         return None
-    stop = head.find(b"\r\n", at + 17)
-    length = head[at + 17 : stop if stop >= 0 else len(head)].strip()
+    length = framing[0][1].strip()
     if not length.isdigit():
         return None
     size = end + 4 + int(length)
@@ -301,19 +300,29 @@ def quick_reply(reader: _Reader) -> Reply | None:
     return found[0]
 
 
-def next_reply(reader: _Reader, method: str) -> tuple[Reply, bool]:
-    """The next answer on a connection that may hold several (pipelined): from the buffer when
-    it is whole there, else a ``recv`` first; anything unusual goes through :func:`read_reply`.
+def next_replies(reader: _Reader, method: str, want: int) -> tuple[list[Reply], bool]:
+    """The next answers on a connection that may hold several (pipelined), at least one, at most
+    ``want``: every common one (:func:`simple_reply`) already whole in the buffer, taken together,
+    else one after a ``recv``; anything unusual goes through :func:`read_reply`. Also whether the
+    connection may be reused after the last of them.
     """
     if not reader.buf:
         reader.buf += _receive(reader.sock)
     if method != "HEAD":
         data = bytes(reader.buf)
-        found = simple_reply(data)
-        if found is not None:
-            del reader.buf[: found[1]]
-            return found[0], True
-    return read_reply(reader, method)
+        replies: list[Reply] = []
+        pos = 0
+        while len(replies) < want:
+            found = simple_reply(data, pos)
+            if found is None:
+                break
+            replies.append(found[0])
+            pos = found[1]
+        if replies:
+            del reader.buf[:pos]
+            return replies, True
+    reply, keep_alive = read_reply(reader, method)
+    return [reply], keep_alive
 
 
 def header_lines(headers: Any) -> str:

@@ -30,10 +30,11 @@ The rules, after RFC 9112 §9.3.2:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from ..._http import http
-from .framing import Origin, Reply, _NoAnswer, next_reply
+from .framing import Origin, Reply, _NoAnswer, next_replies
 
 if TYPE_CHECKING:
     from .client import Http11Client, _Conn
@@ -102,7 +103,7 @@ def _exchange_many(conn: _Conn, items: Sequence[Item], method: str) -> tuple[lis
     """
     write_error: OSError | None = None
     try:
-        conn.sock.sendall(b"".join([head + body for head, body in items]))
+        conn.sock.sendall(b"".join(chain.from_iterable(items)))
     except TimeoutError:
         return [], http.WriteTimeout("sending the requests timed out"), False
     except OSError as exc:  # the server may have answered some before it closed: read what is there
@@ -110,9 +111,9 @@ def _exchange_many(conn: _Conn, items: Sequence[Item], method: str) -> tuple[lis
     replies: list[Reply] = []
     reader = conn.file
     try:
-        for _ in items:
-            reply, keep_alive = next_reply(reader, method)
-            replies.append(reply)
+        while len(replies) < len(items):
+            answers, keep_alive = next_replies(reader, method, len(items) - len(replies))
+            replies += answers
             if not keep_alive:
                 return replies, None, False
     except _NoAnswer as exc:
