@@ -24,13 +24,13 @@ from .._http import http
 from . import offline
 from .accesslog import NOTE_KEY
 from .asgi import BodyTooLarge, Receive, Scope, Send, json_bytes, read_body, send_bytes
+from .call import ProxyCall
 from .features import request_error, retry_delays
-from .headers import HeliconeRequestHeaders, parse_helicone_headers, upstream_headers
-from .plan import RATE_LIMITED_BODY, FeaturePlan, plan_call
+from .headers import parse_helicone_headers, upstream_headers
+from .plan import RATE_LIMITED_BODY, plan_call
 from .state import AUTH_TRACE, GatewayState
 from .store import LogRow, now_ms
 from .upstream import HOP_BY_HOP, UpstreamPool, target_url
-from .usage import usage_from_body
 
 __all__ = ["KINDS", "ProxyEndpoint", "UpstreamPool", "target_url"]
 
@@ -39,29 +39,6 @@ KINDS = ("chat", "completions", "embeddings", "responses", "models", "model", "p
 
 _SSE = b"text/event-stream"
 _JSON_TYPES = (b"application/json",)
-
-
-class _Call:
-    """Everything known about one proxied call, filled in as it goes."""
-
-    __slots__ = ("body", "headers", "info", "json", "kind", "log", "method", "path", "plan", "started")
-
-    def __init__(self, kind: str, scope: Scope, started: float) -> None:
-        self.kind = kind
-        self.path: str = scope["path"]
-        self.method: str = scope["method"]
-        self.started = started
-        self.body = b""
-        self.json: dict[str, Any] | None = None
-        self.info: HeliconeRequestHeaders | None = None
-        self.log: LogRow | None = None
-        self.plan: FeaturePlan | None = None
-        #: The answer's headers as relayed (kept for the cache).
-        self.headers: list[tuple[bytes, bytes]] | None = None
-
-    def elapsed_ms(self) -> float:
-        """Milliseconds since the call started, to the microsecond."""
-        return round((time.perf_counter() - self.started) * 1000, 3)
 
 
 class ProxyEndpoint:
@@ -79,7 +56,7 @@ class ProxyEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one call."""
         state = self.state
-        call = _Call(self.kind, scope, time.perf_counter())
+        call = ProxyCall(self.kind, scope, time.perf_counter())
         created_at = now_ms()
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         try:
@@ -139,7 +116,7 @@ class ProxyEndpoint:
             hit = plan.lookup(state.store)
             if hit is not None:
                 call.log.cache_reference_id = hit.entry.request_id
-                self._finish_log(call, 200, hit.entry.body, None)
+                call.finish_log(self.state, 200, hit.entry.body, None)
                 await send(
                     {"type": "http.response.start", "status": 200, "headers": hit.headers() + id_header}
                 )
@@ -152,7 +129,7 @@ class ProxyEndpoint:
                     **call.log.properties,
                     "Helicone-Rate-Limit-Status": "bucket_rate_limited",
                 }
-                self._finish_log(call, 429, RATE_LIMITED_BODY, None)
+                call.finish_log(self.state, 429, RATE_LIMITED_BODY, None)
                 limited = [(b"x-helicone-error", b"rate_limited"), *id_header]
                 await send_bytes(send, 429, RATE_LIMITED_BODY, b"application/json;charset=UTF-8", limited)
                 return
@@ -163,7 +140,7 @@ class ProxyEndpoint:
 
     # ----------------------------------------------------------------- upstream
     async def _forward(
-        self, call: _Call, scope: Scope, send: Send, id_header: list[tuple[bytes, bytes]]
+        self, call: ProxyCall, scope: Scope, send: Send, id_header: list[tuple[bytes, bytes]]
     ) -> None:
         state = self.state
         assert state.upstream is not None and call.log is not None
@@ -182,7 +159,7 @@ class ProxyEndpoint:
                     await asyncio.sleep(waits.pop(0))
                     continue
                 message = f"Upstream {urlsplit(url).netloc} could not be reached: {type(exc).__name__}: {exc}"
-                self._finish_log(call, 502, json_bytes(_openai_error_body(502, message)), None)
+                call.finish_log(self.state, 502, json_bytes(_openai_error_body(502, message)), None)
                 await _send_openai_error(send, 502, message, id_header)
                 return
             if waits and (response.status_code == 429 or response.status_code >= 500):
@@ -205,10 +182,10 @@ class ProxyEndpoint:
                     message = (
                         f"Upstream {urlsplit(url).netloc} failed mid-response: {type(exc).__name__}: {exc}"
                     )
-                    self._finish_log(call, 502, json_bytes(_openai_error_body(502, message)), None)
+                    call.finish_log(self.state, 502, json_bytes(_openai_error_body(502, message)), None)
                     await _send_openai_error(send, 502, message, id_header)
                     return
-                self._finish_log(call, status, body, None)
+                call.finish_log(self.state, status, body, None)
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body, "more_body": False})
         finally:
@@ -216,7 +193,7 @@ class ProxyEndpoint:
 
     async def _relay_stream(
         self,
-        call: _Call,
+        call: ProxyCall,
         response: Any,
         status: int,
         headers: list[tuple[bytes, bytes]],
@@ -237,12 +214,12 @@ class ProxyEndpoint:
         except http.HTTPError:
             status = 502 if status < 400 else status
         finally:
-            self._finish_log(call, status, b"".join(collected), ttft if is_sse else None)
+            call.finish_log(self.state, status, b"".join(collected), ttft if is_sse else None)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     # ------------------------------------------------------------------ offline
     async def _answer_offline(
-        self, call: _Call, scope: Scope, send: Send, id_header: list[tuple[bytes, bytes]]
+        self, call: ProxyCall, scope: Scope, send: Send, id_header: list[tuple[bytes, bytes]]
     ) -> None:
         kind = call.kind
         body = call.json
@@ -302,7 +279,7 @@ class ProxyEndpoint:
 
     async def _send_json(
         self,
-        call: _Call,
+        call: ProxyCall,
         send: Send,
         status: int,
         obj: Mapping[str, Any],
@@ -315,12 +292,12 @@ class ProxyEndpoint:
             wait = self.state.offline_ttft + self.state.offline_chunk_delay * usage.completion_tokens
             if wait > 0:
                 await self._pause(wait)
-        self._finish_log(call, status, payload, None, usage=usage, model=obj.get("model"))
+        call.finish_log(self.state, status, payload, None, usage=usage, model=obj.get("model"))
         await send_bytes(send, status, payload, headers=headers)
 
     async def _send_sse(
         self,
-        call: _Call,
+        call: ProxyCall,
         send: Send,
         events: Iterable[bytes],
         usage: offline.Usage,
@@ -348,7 +325,7 @@ class ProxyEndpoint:
                     ttft = call.elapsed_ms()
                 sent.append(event)
         finally:
-            self._finish_log(call, 200, b"".join(sent), ttft, usage=usage, model=model)
+            call.finish_log(self.state, 200, b"".join(sent), ttft, usage=usage, model=model)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _pause(self, seconds: float) -> None:
@@ -361,45 +338,6 @@ class ProxyEndpoint:
             await asyncio.wait_for(release.wait(), seconds)
         except asyncio.TimeoutError:
             pass
-
-    # ------------------------------------------------------------------ logging
-    def _finish_log(
-        self,
-        call: _Call,
-        status: int,
-        body: bytes | None,
-        ttft: float | None,
-        *,
-        usage: offline.Usage | None = None,
-        model: object = None,
-    ) -> None:
-        """Complete the call's log row and queue it (at most once)."""
-        row = call.log
-        if row is None:
-            return
-        call.log = None
-        row.status = status
-        row.latency_ms = call.elapsed_ms()
-        row.ttft_ms = ttft
-        row.response_created_at = now_ms()
-        if usage is None and body is not None:
-            found_model, usage = usage_from_body(body)
-            model = model or found_model
-        row.model = model if isinstance(model, str) else row.request_model
-        if usage is not None:
-            row.prompt_tokens = usage.prompt_tokens
-            row.completion_tokens = usage.completion_tokens
-            row.total_tokens = usage.total_tokens
-            row.cost = offline.cost_usd(row.model, usage.prompt_tokens, usage.completion_tokens)
-        assert call.info is not None
-        if body is not None and not call.info.omit_response:
-            row.response_body = body.decode("utf-8", "replace")
-        state = self.state
-        state.store.log(row)
-        if call.plan is not None:
-            call.plan.finished(
-                state.store, state.buckets, status, call.headers, body, round(row.latency_ms), row.cost
-            )
 
 
 # ------------------------------------------------------------------- helpers
