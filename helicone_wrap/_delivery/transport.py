@@ -136,22 +136,24 @@ class RestTransport:
                     out.append(exc)
             return out
         head = self._head
-        try:  # the common case: every head encodes, and the whole run fits in one pipelined write
+        results: list[Answer | Exception]
+        try:  # the common case: every head encodes
             items = [(head(route, method, path, content, headers, extra), content) for content, headers, extra in requests]
-        except http.TransportError:
+        except http.TransportError:  # a header that cannot be sent: that request alone fails, below
             items = []
-        if items and sum(map(len, chain.from_iterable(items))) <= PIPELINE_BYTES:
-            replies = self._direct.request_many(route.origin, items, method)
-            return [reply if isinstance(reply, Exception) else _answer(reply) for reply in replies]
-        results: list[Answer | Exception] = []
-        items, sent = [], []  # what is sent, and where each one's outcome goes in results
-        for content, headers, extra in requests:
-            try:
-                items.append((head(route, method, path, content, headers, extra), content))
-                sent.append(len(results))
-                results.append(_NOT_SENT)
-            except http.TransportError as exc:  # a header that cannot be sent: this request alone fails
-                results.append(exc)
+            sent, results = [], []  # what is sent, and where each one's outcome goes in results
+            for content, headers, extra in requests:
+                try:
+                    items.append((head(route, method, path, content, headers, extra), content))
+                    sent.append(len(results))
+                    results.append(_NOT_SENT)
+                except http.TransportError as exc:
+                    results.append(exc)
+        else:
+            if sum(map(len, chain.from_iterable(items))) <= PIPELINE_BYTES:  # one pipelined write
+                replies = self._direct.request_many(route.origin, items, method)
+                return [reply if isinstance(reply, Exception) else _answer(reply) for reply in replies]
+            sent, results = list(range(len(items))), [_NOT_SENT] * len(items)
         start = 0
         while start < len(items):
             stop, size = start, 0
